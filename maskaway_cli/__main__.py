@@ -1,0 +1,6 @@
+"""``python -m maskaway_cli``."""
+
+from maskaway_cli.cli.app import main
+
+if __name__ == "__main__":
+    main()
