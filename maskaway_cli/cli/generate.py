@@ -1,14 +1,81 @@
-"""``maskaway generate`` (placeholder until the implementation lands)."""
+"""``maskaway generate SRC... -o DATASET``: real face photos → aligned masked/original/binary triplets."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
-from maskaway_cli.cli.common import not_yet
+from maskaway_cli.cli.common import EXIT_PARTIAL, handle_errors
+
+
+def _split_list(values: list[str] | None) -> tuple[str, ...]:
+    """Accept both ``--types a,b`` and ``--types a --types b``."""
+    return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("generate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def generate(ctx: typer.Context) -> None:
-        """Make training triplets from real face photos."""
-        not_yet("generate")
+    @app.command("generate")
+    @handle_errors
+    def generate(
+        sources: list[Path] = typer.Argument(..., help="Image files, folders (searched recursively), .zip/.tar* archives."),
+        output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write (or resume)."),
+        size: int = typer.Option(64, help="Side of the aligned square crops, in pixels (64, 128, 256)."),
+        types: list[str] = typer.Option(None, "--types", help="Mask types, comma-separated (default: all)."),
+        colors: list[str] = typer.Option(None, "--colors", help="Colours: names, #rrggbb or 'random'."),
+        color_weight: float = typer.Option(0.5, help="Probability that a colour is applied to a mask."),
+        textures: list[str] = typer.Option(None, "--textures", help="stripes, checks, dots, floral or image files."),
+        texture_weight: float = typer.Option(0.5, help="Probability that a texture is applied to a mask."),
+        templates: Path = typer.Option(None, help="A MaskTheFace-format template folder (masks.cfg), pooled with ours."),
+        per_face: int = typer.Option(1, help="Masked versions written for each face."),
+        seed: int = typer.Option(0, help="Random seed: same inputs, seed and options give identical files."),
+        workers: int = typer.Option(0, help="Worker processes (0: one per CPU core)."),
+        limit: int = typer.Option(None, help="Use at most this many source images."),
+        split: str = typer.Option("0.9,0.05,0.05", help="train,val,test fractions, grouped by source image."),
+        overwrite: bool = typer.Option(False, help="Delete an existing dataset in OUTPUT and start again."),
+        detector: str = typer.Option("ssd", help="Face detector: ssd (finds masked faces), hog or cnn."),
+        confidence: float = typer.Option(0.4, help="Detector score threshold (ssd)."),
+        min_face: int = typer.Option(40, help="Smallest face to use, in photo pixels."),
+        preview: Path = typer.Option(None, help="Also write a contact sheet PNG of 64 triplets here."),
+        json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
+    ) -> None:
+        """Make training triplets (masked / original / binary mask) from real face photos."""
+        from maskaway_cli.config import GenerateConfig, SplitFractions
+        from maskaway_cli.console import RichReporter, emit_json
+        from maskaway_cli.generate import generate as run
+
+        config = GenerateConfig(
+            sources=tuple(sources), output=output, size=size, types=_split_list(types),
+            colors=_split_list(colors), color_weight=color_weight, textures=_split_list(textures),
+            texture_weight=texture_weight, templates=templates, per_face=per_face, seed=seed,
+            workers=workers or os.cpu_count() or 1, limit=limit, split=SplitFractions.parse(split),
+            overwrite=overwrite, detector=detector, confidence=confidence, min_face=min_face,
+        )
+        with RichReporter() as reporter:
+            summary = run(config, reporter=reporter)
+        if preview is not None:
+            from maskaway_cli.preview import contact_sheet
+
+            contact_sheet(output, preview)
+        _render(summary, json_out)
+        if summary.errors:
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+def _render(summary, json_out: bool) -> None:
+    from maskaway_cli.console import console, emit_json
+
+    if json_out:
+        emit_json({"command": "generate", **summary.as_dict()})
+        return
+    c = console()
+    rate = summary.faces / summary.seconds if summary.seconds else 0.0
+    c.print(
+        f"images read {summary.images}, faces found {summary.faces}, samples written {summary.samples}"
+        + (f" (+{summary.resumed_samples} kept from before)" if summary.resumed_samples else "")
+        + f" in {summary.seconds:.1f}s ({rate:.1f} faces/s)"
+    )
+    c.print("splits: " + ", ".join(f"{k} {v}" for k, v in summary.splits.items()))
+    for s in summary.skipped:
+        c.print(f"  skipped {s.name}: {s.reason}", markup=False, highlight=False)

@@ -1,0 +1,1 @@
+"""Datasets on disk (``layout``), the packed uint8 cache (``cache``) and batch feeding (``feeder``)."""

@@ -1,0 +1,1 @@
+"""Faces: detection (masked faces included), 68-point landmarks, canonical alignment, paste-back."""

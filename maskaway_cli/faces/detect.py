@@ -1,0 +1,181 @@
+"""Face detection that works on faces wearing masks.
+
+The default is OpenCV's ResNet-10 SSD (``res10_300x300_ssd_iter_140000``): measured on the 883 real masked
+crops of ``shared/faces/realmask`` it finds ~92% of masked faces where dlib's HOG finds 2–35%. dlib's HOG and
+CNN (MMOD) detectors stay available as options. All detectors take an RGB uint8 image and return boxes in
+that image's full-resolution pixel coordinates.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from maskaway_cli.errors import UsageError
+from maskaway_cli.faces.models import DLIB_CNN, SSD_MODEL, SSD_PROTOTXT, model_path
+
+DetectorKind = Literal["ssd", "hog", "cnn"]
+DETECTORS: tuple[str, ...] = ("ssd", "hog", "cnn")
+
+SSD_SIZE = 300  # the resolution the SSD was trained at; smaller images run at their own size
+SSD_MEAN = (104.0, 177.0, 123.0)  # BGR means the Caffe model was trained with
+SSD_RETRY_PAD = 0.25  # border added for the second pass: SSD misses faces that fill the whole frame
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    kind: str = "ssd"
+    confidence: float = 0.4  # SSD score threshold (dlib detectors: their own score, >= 0)
+    min_face: int = 20  # smallest accepted box side, in full-resolution pixels
+
+    def __post_init__(self) -> None:
+        if self.kind not in DETECTORS:
+            raise UsageError(f"unknown detector '{self.kind}' (choose from {', '.join(DETECTORS)})")
+        if not 0.0 < self.confidence < 1.0 and self.kind == "ssd":
+            raise UsageError(f"--confidence must be between 0 and 1, got {self.confidence}")
+        if self.min_face < 1:
+            raise UsageError(f"--min-face must be at least 1 pixel, got {self.min_face}")
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in full-resolution pixels
+    score: float
+
+    @property
+    def size(self) -> float:
+        return min(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+class Detector(Protocol):
+    def __call__(self, rgb: np.ndarray) -> list[Detection]: ...
+
+
+def make_detector(config: DetectorConfig) -> Detector:
+    """Build (or reuse, per process) the detector ``config`` names."""
+    return _cached_detector(config)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_detector(config: DetectorConfig) -> Detector:
+    factory = {"ssd": SSDDetector, "hog": DlibHOGDetector, "cnn": DlibCNNDetector}[config.kind]
+    return factory(config)
+
+
+class SSDDetector:
+    """ResNet-10 SSD run by OpenCV's dnn module, with a padded second pass when the first finds nothing."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        import cv2
+
+        self.config = config
+        self.net = cv2.dnn.readNetFromCaffe(str(model_path(SSD_PROTOTXT)), str(model_path(SSD_MODEL)))
+
+    def __call__(self, rgb: np.ndarray) -> list[Detection]:
+        found = self._pass(rgb, pad=0.0)
+        if not found:
+            found = self._pass(rgb, pad=SSD_RETRY_PAD)
+        return _finish(found, rgb.shape, self.config.min_face)
+
+    def _pass(self, rgb: np.ndarray, *, pad: float) -> list[Detection]:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        p = int(round(pad * max(h, w)))
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # (H,W,3) BGR, the model's channel order
+        if p:
+            bgr = cv2.copyMakeBorder(bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=SSD_MEAN)
+        ph, pw = bgr.shape[:2]
+        # Never upsample: small crops run at their own resolution, which is both faster and as accurate.
+        side = min(SSD_SIZE, max(ph, pw))
+        small = cv2.resize(bgr, (side, side), interpolation=cv2.INTER_AREA)
+        self.net.setInput(cv2.dnn.blobFromImage(small, 1.0, (side, side), SSD_MEAN))
+        out = self.net.forward()[0, 0]  # (N,7): image id, class, score, x0, y0, x1, y1 (relative)
+        dets = []
+        for score, x0, y0, x1, y1 in out[out[:, 2] >= self.config.confidence][:, 2:7]:
+            box = (x0 * pw - p, y0 * ph - p, x1 * pw - p, y1 * ph - p)
+            dets.append(Detection(tuple(float(v) for v in box), float(score)))
+        return dets
+
+
+class DlibHOGDetector:
+    """dlib's HOG + linear SVM frontal detector (fast, but misses most masked faces)."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        import dlib
+
+        self.config = config
+        self.detector = dlib.get_frontal_face_detector()
+
+    def __call__(self, rgb: np.ndarray) -> list[Detection]:
+        small, scale = _downscale(rgb, 1000)
+        upsample = 1 if max(small.shape[:2]) < 400 else 0
+        rects, scores, _ = self.detector.run(small, upsample, 0.0)
+        dets = [Detection(_rect_box(r, scale), float(s)) for r, s in zip(rects, scores)]
+        return _finish(dets, rgb.shape, self.config.min_face)
+
+
+class DlibCNNDetector:
+    """dlib's MMOD CNN detector (accurate on unmasked faces, slow on a CPU)."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        import dlib
+
+        self.config = config
+        self.detector = dlib.cnn_face_detection_model_v1(str(model_path(DLIB_CNN)))
+
+    def __call__(self, rgb: np.ndarray) -> list[Detection]:
+        small, scale = _downscale(rgb, 800)
+        upsample = 1 if max(small.shape[:2]) < 400 else 0
+        found = self.detector(small, upsample)
+        dets = [Detection(_rect_box(d.rect, scale), float(d.confidence)) for d in found]
+        return _finish(dets, rgb.shape, self.config.min_face)
+
+
+def _downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink big photos before dlib detection; returns the image and full-res pixels per small pixel."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return np.ascontiguousarray(rgb), 1.0
+    scale = max(h, w) / max_side
+    size = (max(1, round(w / scale)), max(1, round(h / scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _rect_box(rect, scale: float) -> tuple[float, float, float, float]:
+    # dlib rectangles are inclusive of their right/bottom pixel.
+    return (rect.left() * scale, rect.top() * scale, (rect.right() + 1) * scale, (rect.bottom() + 1) * scale)
+
+
+def _finish(dets: list[Detection], shape: tuple[int, ...], min_face: int) -> list[Detection]:
+    """Clip to the image, drop small boxes, suppress duplicates, order by score."""
+    h, w = shape[:2]
+    clipped = []
+    for d in dets:
+        x0, y0, x1, y1 = d.box
+        box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
+        det = Detection(box, d.score)
+        if det.size >= min_face:
+            clipped.append(det)
+    return suppress_duplicates(clipped)
+
+
+def suppress_duplicates(dets: list[Detection], *, overlap: float = 0.5) -> list[Detection]:
+    """Greedy NMS on intersection over the smaller box: the SSD often returns a face twice, nested."""
+    kept: list[Detection] = []
+    for det in sorted(dets, key=lambda d: -d.score):
+        if all(_overlap_min(det.box, k.box) < overlap for k in kept):
+            kept.append(det)
+    return kept
+
+
+def _overlap_min(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return iw * ih / smaller if smaller > 0 else 0.0

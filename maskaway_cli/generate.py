@@ -1,0 +1,258 @@
+"""``maskaway generate``: real face photos in, aligned training triplets out.
+
+Per source image (in worker processes): load → detect faces (masked ones too) → 68 landmarks → align to the
+canonical crop → ``per_face`` times: put a synthetic mask on the crop → encode PNGs. The main process
+assigns ids in source order and writes everything through ``DatasetWriter``, so the output is identical
+whatever the number of workers, and an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import signal
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maskaway_cli.config import GenerateConfig
+from maskaway_cli.dataset_writer import DatasetWriter
+from maskaway_cli.errors import ImageError, UsageError
+from maskaway_cli.progress import Reporter, null_reporter
+from maskaway_cli.sources import Skipped, Source, collect_sources, iter_payloads
+
+
+@dataclass(frozen=True)
+class FaceSample:
+    face: int  # index of the face in its photo (detector order)
+    copy: int  # which of the ``per_face`` masked versions
+    record: dict[str, Any]  # manifest fields known in the worker
+    pngs: dict[str, bytes]  # original / masked / binary
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    source: str
+    status: str  # "ok" | "noface" | "small" | "error"
+    reason: str = ""
+    faces: int = 0
+    samples: list[FaceSample] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GenerateSummary:
+    images: int = 0
+    faces: int = 0
+    samples: int = 0
+    resumed_samples: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    splits: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(s.error for s in self.skipped)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "images_read": self.images,
+            "faces_found": self.faces,
+            "samples_written": self.samples,
+            "samples_resumed": self.resumed_samples,
+            "splits": self.splits,
+            "seconds": round(self.seconds, 3),
+            "skipped": [{"source": s.name, "reason": s.reason, "error": s.error} for s in self.skipped],
+        }
+
+
+# ---- worker side ----------------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: GenerateConfig) -> None:
+    """Load the detector, landmark model and templates once per process."""
+    import cv2
+
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
+    cv2.setNumThreads(1)  # one process per core; also keeps results independent of --workers
+    _WORKER["config"] = config
+    # Detect with min_face=1 so faces too small for a sample are reported as such, not as "no face".
+    det_cfg = DetectorConfig(kind=config.detector, confidence=config.confidence, min_face=1)
+    _WORKER["detect"] = make_detector(det_cfg)
+    _WORKER["synth"] = MaskSynthesizer(synth_options(config))
+
+
+def synth_options(config: GenerateConfig):
+    from maskaway_cli.synth.compose import SynthOptions
+
+    return SynthOptions(
+        types=config.types,
+        colors=config.colors,
+        color_weight=config.color_weight,
+        textures=config.textures,
+        texture_weight=config.texture_weight,
+        templates_dir=config.templates,
+    )
+
+
+def process_image(task: tuple[Source, Any]) -> ImageResult:
+    """Everything for one source image; never raises for a bad image (returns status "error")."""
+    from maskaway_cli.imageio import load_rgb
+
+    source, payload = task
+    if isinstance(payload, Exception):
+        return ImageResult(source.name, "error", str(payload))
+    try:
+        rgb = load_rgb(payload, name=source.name)  # (H,W,3) uint8
+    except ImageError as exc:
+        return ImageResult(source.name, "error", str(exc).removeprefix(f"{source.name}: "))
+    config: GenerateConfig = _WORKER["config"]
+    detections = _WORKER["detect"](rgb)
+    big = [d for d in detections if d.size >= config.min_face]
+    if not detections:
+        return ImageResult(source.name, "noface", "no face found")
+    if not big:
+        return ImageResult(source.name, "small", f"face too small (< {config.min_face} px)", len(detections))
+    big.sort(key=lambda d: (d.box[0], d.box[1]))  # left to right: stable face indices
+    samples = []
+    for face_index, det in enumerate(big):
+        samples.extend(_face_samples(rgb, det, face_index, source.name, config))
+    return ImageResult(source.name, "ok", faces=len(big), samples=samples)
+
+
+def _face_samples(rgb, det, face_index: int, source: str, config: GenerateConfig) -> list[FaceSample]:
+    from maskaway_cli.faces.align import align_face
+    from maskaway_cli.faces.landmarks import predict_landmarks
+    from maskaway_cli.imageio import encode_png
+
+    landmarks = predict_landmarks(rgb, det.box, detector=config.detector)  # (68,2) photo pixels
+    aligned = align_face(rgb, landmarks, config.size)
+    original_png = encode_png(aligned.crop)
+    out = []
+    for copy in range(config.per_face):
+        entropy = [config.seed, zlib.crc32(source.encode()), face_index, copy]
+        rng = np.random.default_rng(entropy)
+        result = _WORKER["synth"].apply(aligned.crop, aligned.landmarks, rng)
+        record = {
+            "source": source,
+            "face": face_index,
+            "copy": copy,
+            "box": [round(v, 2) for v in det.box],
+            "score": round(det.score, 4),
+            "landmarks": np.round(landmarks, 2).tolist(),
+            "matrix": np.round(aligned.matrix, 6).tolist(),
+            **result.info,
+            "seed": entropy,
+        }
+        pngs = {"original": original_png, "masked": encode_png(result.masked), "binary": encode_png(result.binary)}
+        out.append(FaceSample(face_index, copy, record, pngs))
+    return out
+
+
+# ---- main side ------------------------------------------------------------------------------------
+def split_of(source: str, config: GenerateConfig) -> str:
+    """Split by source image (never by face) from a hash, so it does not depend on order or workers."""
+    u = int.from_bytes(hashlib.sha256(source.encode()).digest()[:8], "big") / 2**64
+    return config.split.pick(u)
+
+
+def generate(config: GenerateConfig, *, reporter: Reporter = null_reporter) -> GenerateSummary:
+    """Run the whole command; returns what happened (skips included). Raises for unusable output only."""
+    start = time.perf_counter()
+    _check_synth_options(config)
+    sources, skipped = collect_sources(list(config.sources))
+    if not sources and not skipped:
+        raise UsageError("no images found in the given sources")
+    if config.limit is not None:
+        sources = sources[: config.limit]
+    writer = DatasetWriter(config.output, config.settings(), overwrite=config.overwrite)
+    resumed = writer.next_id
+    todo = _remaining(sources, writer)
+    for s in skipped:
+        reporter("note", text=f"skipped {s.name}: {s.reason}")
+    counts = {"images": 0, "faces": 0, "samples": 0}
+    reporter("begin", task="generate", total=len(todo), description="Generating")
+    try:
+        for result in _results(todo, config):
+            _write_result(result, writer, config, counts, skipped, reporter)
+            elapsed = max(time.perf_counter() - start, 1e-6)
+            reporter("advance", task="generate", n=1, **{"faces/s": counts["faces"] / elapsed,
+                                                          "skipped": len(skipped)})
+        writer.remove_orphans()
+        splits = _split_counts(writer.records)
+        writer.write_info(counts={"samples": len(writer.records), **splits}, complete=True)
+    finally:
+        writer.close()
+        reporter("end", task="generate")
+    return GenerateSummary(
+        images=counts["images"], faces=counts["faces"], samples=counts["samples"], resumed_samples=resumed,
+        skipped=skipped, seconds=time.perf_counter() - start, splits=splits,
+    )
+
+
+def _check_synth_options(config: GenerateConfig) -> None:
+    """Fail on bad --types/--colors/--templates before any output folder is touched."""
+    from maskaway_cli.synth.compose import MaskSynthesizer
+
+    MaskSynthesizer(synth_options(config))
+
+
+def _remaining(sources: list[Source], writer: DatasetWriter) -> list[Source]:
+    """Sources after the last one the manifest holds (the manifest is a prefix of the run)."""
+    if not writer.records:
+        return sources
+    last = writer.records[-1]["source"]
+    names = [s.name for s in sources]
+    return sources[names.index(last) + 1 :] if last in names else sources
+
+
+def _results(todo: list[Source], config: GenerateConfig):
+    """Results in source order, from worker processes or in this process for ``workers=1``."""
+    tasks = iter_payloads(todo)
+    if config.workers == 1 or len(todo) < 2:
+        previous = signal.getsignal(signal.SIGINT)
+        _init_worker(config)
+        signal.signal(signal.SIGINT, previous)  # in-process: keep Ctrl-C working
+        for task in tasks:
+            yield process_image(task)
+        return
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(config.workers, initializer=_init_worker, initargs=(config,)) as pool:
+        try:
+            yield from pool.imap(process_image, tasks, chunksize=4)
+        except BaseException:
+            pool.terminate()
+            raise
+
+
+def _write_result(result: ImageResult, writer, config, counts, skipped, reporter) -> None:
+    counts["images"] += 1
+    if result.status != "ok":
+        skip = Skipped(result.source, result.reason, error=result.status == "error")
+        skipped.append(skip)
+        if skip.error:
+            reporter("note", text=f"skipped {skip.name}: {skip.reason}")
+        return
+    counts["faces"] += result.faces
+    split = split_of(result.source, config)
+    records = []
+    for sample in result.samples:
+        sample_id = f"{writer.next_id + len(records):06d}"
+        writer.write_sample(sample_id, sample.pngs)
+        records.append({"id": sample_id, **sample.record, "split": split, "source_samples": len(result.samples)})
+    writer.append_records(records)
+    counts["samples"] += len(records)
+
+
+def _split_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    out = {"train": 0, "val": 0, "test": 0}
+    for r in records:
+        out[r["split"]] += 1
+    return out

@@ -1,0 +1,129 @@
+"""U-Nets with skip connections: the mask segmenter and the inpainting generator.
+
+Both share one body (:class:`UNet`); depth adapts to the image size so the bottleneck is 4x4 at
+64, 128 and 256 px. Tensors are NCHW float32; images RGB.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Architecture of a U-Net; stored in checkpoints and weights so a model can be rebuilt exactly."""
+
+    in_channels: int
+    out_channels: int
+    base_channels: int = 32
+    max_channels: int = 256
+    depth: int = 4  # number of 2x downsamplings
+
+    @classmethod
+    def for_size(cls, size: int, *, in_channels: int, out_channels: int, base_channels: int = 32,
+                 max_channels: int = 256) -> UNetConfig:
+        """The default depth for ``size`` px images: down to a 4x4 bottleneck (64 px -> depth 4)."""
+        if size < 16 or size & (size - 1):
+            raise ValueError(f"image size must be a power of two >= 16, got {size}")
+        depth = int(math.log2(size)) - 2
+        return cls(in_channels, out_channels, base_channels, max_channels, depth)
+
+    def widths(self) -> list[int]:
+        """Channels at each level, from full resolution down to the bottleneck (depth + 1 entries)."""
+        return [min(self.base_channels * 2**i, self.max_channels) for i in range(self.depth + 1)]
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    # Two 3x3 convs; BatchNorm is fine here (only the critic must avoid it under a gradient penalty).
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """Encoder-decoder with skip connections: (B,in,H,W) -> (B,out,H,W); H, W divisible by 2**depth."""
+
+    def __init__(self, config: UNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        w = config.widths()
+        self.down = nn.ModuleList([_block(config.in_channels, w[0])])
+        self.down.extend(_block(w[i], w[i + 1]) for i in range(config.depth))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(config.depth))
+        self.merge = nn.ModuleList(_block(2 * w[i], w[i]) for i in range(config.depth))
+        self.head = nn.Conv2d(w[0], config.out_channels, 1)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else self.pool(x))
+            skips.append(x)
+        x = skips.pop()  # bottleneck: (B,w[depth],H/2^depth,W/2^depth)
+        for i in reversed(range(self.config.depth)):
+            x = self.merge[i](torch.cat([self.up[i](x), skips[i]], dim=1))
+        return self.head(x)
+
+
+class Segmenter(nn.Module):
+    """Masked face -> mask logits.
+
+    ``forward(image)``: image (B,3,H,W) RGB in [0,1] -> logits (B,1,H,W); sigmoid > 0.5 is "mask".
+    """
+
+    def __init__(self, config: UNetConfig) -> None:
+        super().__init__()
+        if config.in_channels != 3 or config.out_channels != 1:
+            raise ValueError("a segmenter maps 3 channels to 1")
+        self.config = config
+        self.net = UNet(config)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image * 2 - 1)  # (B,1,H,W) logits
+
+
+class Generator(nn.Module):
+    """Inpainting generator working in [-1,1].
+
+    ``forward(x, m)``: x (B,3,H,W) masked RGB in [-1,1], m (B,1,H,W) in {0,1} (1 = masked).
+    Returns ``m*G + (1-m)*x``: unmasked pixels are the input's, bit-exact; only the masked region
+    comes from the network. ``raw(x, m)`` gives the network output alone, (B,3,H,W) in [-1,1].
+    """
+
+    def __init__(self, config: UNetConfig) -> None:
+        super().__init__()
+        if config.in_channels != 4 or config.out_channels != 3:
+            raise ValueError("a generator maps 4 channels (RGB + mask) to 3")
+        self.config = config
+        self.net = UNet(config)
+
+    def raw(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(torch.cat([x, m], dim=1)))  # (B,3,H,W) in [-1,1]
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        g = self.raw(x, m).to(x.dtype)
+        return m * g + (1 - m) * x  # (B,3,H,W) in [-1,1]
+
+
+def to_signed(image: torch.Tensor) -> torch.Tensor:
+    """[0,1] -> [-1,1] (the generator's and critic's range)."""
+    return image * 2 - 1
+
+
+def to_unit(image: torch.Tensor) -> torch.Tensor:
+    """[-1,1] -> [0,1], clamped."""
+    return ((image + 1) / 2).clamp(0, 1)
+
+
+@torch.no_grad()
+def inpaint(generator: Generator, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Fill the masked region: image (B,3,H,W) RGB in [0,1], mask (B,1,H,W) in {0,1} -> (B,3,H,W) in [0,1]."""
+    return to_unit(generator(to_signed(image), mask))

@@ -1,0 +1,234 @@
+"""Put a synthetic mask on an aligned face: pick a template, colour it, warp it onto the six anchors,
+match the face's lighting and composite. Returns the masked face and the exact binary mask.
+
+Speed matters (``generate`` does hundreds of faces a second), so each template is scaled down once per
+size bucket with INTER_AREA (no aliasing from big pictures) and cached premultiplied; a call then only
+colours a small picture, warps it into the mask's bounding box and blends there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from maskaway_cli.errors import ImageError, UsageError
+from maskaway_cli.synth import appearance
+from maskaway_cli.synth.anchors import head_turn, six_anchors
+from maskaway_cli.synth.templates import MaskTemplate, TemplateSet, builtin_templates, load_masktheface
+
+REFERENCE_LUMA = 165.0  # face brightness under which a template is shown as drawn
+BUCKETS_PER_OCTAVE = 4  # template pre-scale steps: 2**(1/4), at most 19% larger than needed
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    types: tuple[str, ...] = ()  # empty = all available types
+    colors: tuple[str, ...] = ()  # empty = keep template colours
+    color_weight: float = 0.5  # probability that one of ``colors`` is applied to a mask
+    textures: tuple[str, ...] = ()  # empty = none
+    texture_weight: float = 0.5  # probability that one of ``textures`` is applied
+    templates_dir: Path | None = None  # a MaskTheFace-format set, pooled with the builtin one
+    turn_threshold: float = 0.2  # |head_turn| above which a turned template variant is used
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    masked: np.ndarray  # (S,S,3) uint8 RGB: face wearing the mask
+    binary: np.ndarray  # (S,S) uint8, 255 where the mask is, 0 elsewhere
+    info: dict  # JSON-able: mask_type, template, variant, color, texture, turn
+
+
+@dataclass(frozen=True)
+class _Scaled:
+    """A template pre-scaled for one size bucket."""
+
+    premul: np.ndarray  # (h,w,4) uint8: RGB premultiplied by alpha, alpha
+    alpha: np.ndarray  # (h,w,1) float32 in [0,1]
+    shading: np.ndarray  # (h,w,1) float32: luma relative to the template's typical luma, for recolouring
+    anchors: np.ndarray  # (6,2) float64 in scaled pixels
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def _scale_template(t: MaskTemplate, factor: float) -> _Scaled:
+    import cv2
+
+    h, w = t.rgba.shape[:2]
+    rgba = t.rgba.astype(np.float32)  # (H,W,4) straight
+    rgba[..., :3] *= rgba[..., 3:] / 255  # premultiply so edge pixels do not drag colour from transparency
+    nw, nh = max(2, round(w * factor)), max(2, round(h * factor))
+    if (nw, nh) != (w, h):
+        rgba = cv2.resize(rgba, (nw, nh), interpolation=cv2.INTER_AREA)
+    alpha = rgba[..., 3:] / 255  # (h,w,1)
+    straight = rgba[..., :3] / np.maximum(alpha, 1e-3)
+    luma = _luma(straight)
+    solid = alpha[..., 0] > 0.5
+    ref = float(np.median(luma[solid])) if solid.any() else 128.0
+    shading = np.clip(luma / max(ref, 1.0), 0, 1.6)[..., None].astype(np.float32)
+    # cv2.resize maps pixel centres: x' = (x + 0.5) * scale - 0.5.
+    anchors = (t.anchors.astype(np.float64) + 0.5) * [nw / w, nh / h] - 0.5
+    premul = np.round(np.clip(rgba, 0, 255)).astype(np.uint8)
+    return _Scaled(premul, alpha.astype(np.float32), shading, anchors)
+
+
+def _fit(src: np.ndarray, dst: np.ndarray, width: int, height: int) -> np.ndarray:
+    """3x3 float64 template -> face transform: least-squares homography on the 6 pairs (no RANSAC).
+
+    Falls back to a least-squares affine map when the homography is degenerate or would fold the
+    template behind the camera (w <= 0 at one of its corners).
+    """
+    import cv2
+
+    H, _ = cv2.findHomography(src, dst, 0)
+    if H is not None and np.isfinite(H).all():
+        corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], np.float64)
+        if (corners @ H[2] > 1e-6).all():
+            return H
+    design = np.concatenate([src, np.ones((len(src), 1))], axis=1)  # (6,3)
+    affine, *_ = np.linalg.lstsq(design, dst, rcond=None)  # (3,2)
+    return np.vstack([affine.T, [0, 0, 1]])
+
+
+class MaskSynthesizer:
+    """Puts synthetic masks on aligned faces; build once, call ``apply`` per face."""
+
+    def __init__(self, options: SynthOptions) -> None:
+        for name in ("color_weight", "texture_weight"):
+            value = getattr(options, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise UsageError(f"{name.replace('_', '-')} must be between 0 and 1, got {value!r}")
+        templates = builtin_templates()
+        if options.templates_dir is not None:
+            templates = templates.merge(load_masktheface(Path(options.templates_dir)))
+        self.options = options
+        self.templates: TemplateSet = templates
+        self.types = self._resolve_types(options.types)
+        self.colors = [appearance.parse_color(c) for c in options.colors]
+        self.textures = [appearance.parse_texture(t) for t in options.textures]
+        for texture in self.textures:  # read image textures now: a bad file fails before any work starts
+            if texture not in appearance.TEXTURES:
+                appearance.load_texture_image(texture)
+        self._scaled: dict[tuple[int, int], _Scaled] = {}
+
+    def _resolve_types(self, wanted: tuple[str, ...]) -> list[str]:
+        available = self.templates.types()
+        if not wanted:
+            return available
+        lookup = {t.lower(): t for t in available}
+        out = []
+        for name in wanted:
+            if name.strip().lower() not in lookup:
+                raise UsageError(f"unknown mask type {name!r}: available types are {', '.join(available)}")
+            out.append(lookup[name.strip().lower()])
+        return out
+
+    def _scaled_for(self, t: MaskTemplate, dst: np.ndarray) -> _Scaled:
+        """The template pre-scaled to about its size on the face, rounded up to a bucket; cached."""
+        src = t.anchors.astype(np.float64)
+        ratios = [np.hypot(*(dst[j] - dst[i])) / max(np.hypot(*(src[j] - src[i])), 1e-6)
+                  for i, j in ((0, 2), (3, 5), (1, 4))]  # a-c, d-f, b-e spans
+        bucket = min(0, math.ceil(BUCKETS_PER_OCTAVE * math.log2(max(max(ratios), 1e-4))))
+        key = (id(t), bucket)
+        if key not in self._scaled:
+            self._scaled[key] = _scale_template(t, 2.0 ** (bucket / BUCKETS_PER_OCTAVE))
+        return self._scaled[key]
+
+    def _appearance(self, rng: np.random.Generator) -> tuple[tuple[int, int, int] | None, str | None, str | None]:
+        """(colour or None, texture key or None, texture as the user wrote it or None), drawn from ``rng``."""
+        color = None
+        if self.colors and rng.random() < self.options.color_weight:
+            pick = self.colors[int(rng.integers(len(self.colors)))]
+            color = appearance.random_color(rng) if pick == appearance.RANDOM else pick
+        texture = label = None
+        if self.textures and rng.random() < self.options.texture_weight:
+            i = int(rng.integers(len(self.textures)))
+            texture, label = self.textures[i], self.options.textures[i].strip()
+        return color, texture, label
+
+    def _paint(self, s: _Scaled, color, texture) -> np.ndarray:
+        """(h,w,4) uint8 premultiplied RGBA of the scaled template in its new colour/texture."""
+        if color is None and texture is None:
+            return s.premul
+        h, w = s.alpha.shape[:2]
+        if texture is not None:
+            base = appearance.texture_rgb(texture, h, w, color)  # (h,w,3) straight
+        else:
+            base = np.array(color, np.float32)
+        premul = np.clip(base * s.shading, 0, 255) * s.alpha  # (h,w,3)
+        return np.concatenate([np.round(premul).astype(np.uint8), s.premul[..., 3:]], axis=2)
+
+    def apply(self, face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> SynthResult:
+        """Mask one face. ``face`` (S,S,3) uint8 RGB, ``landmarks`` (68,2) in its pixels; uses only ``rng``."""
+        if not (isinstance(face, np.ndarray) and face.dtype == np.uint8 and face.ndim == 3 and face.shape[2] == 3):
+            raise ImageError("face must be an (H,W,3) uint8 RGB array")
+        dst = six_anchors(landmarks).astype(np.float64)  # (6,2)
+        turn = head_turn(landmarks)
+        variant = "left" if turn < -self.options.turn_threshold else "right" if turn > self.options.turn_threshold else ""
+        mask_type = self.types[int(rng.integers(len(self.types)))]
+        template = self.templates.choose(mask_type, variant, rng)
+        color, texture, texture_label = self._appearance(rng)
+        scaled = self._scaled_for(template, dst)
+        rgba = self._paint(scaled, color, texture)
+        masked, binary = _composite(face, rgba, _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0]))
+        info = {
+            "mask_type": mask_type,
+            "template": template.name,
+            "variant": template.variant,
+            "color": appearance.to_hex(color) if color is not None else None,
+            "texture": texture_label,
+            "turn": round(turn, 4),
+        }
+        return SynthResult(masked, binary, info)
+
+
+def _composite(face: np.ndarray, rgba: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp premultiplied ``rgba`` (h,w,4) by ``H`` into ``face`` (S,S,3); (masked, binary) uint8."""
+    import cv2
+
+    rows, cols = face.shape[:2]
+    h, w = rgba.shape[:2]
+    masked, binary = face.copy(), np.zeros((rows, cols), np.uint8)
+    corners = np.array([[-1, -1, 1], [w, -1, 1], [-1, h, 1], [w, h, 1]], np.float64) @ H.T  # (4,3)
+    xy = corners[:, :2] / corners[:, 2:]
+    x0, y0 = max(0, math.floor(xy[:, 0].min())), max(0, math.floor(xy[:, 1].min()))
+    x1, y1 = min(cols, math.ceil(xy[:, 0].max()) + 1), min(rows, math.ceil(xy[:, 1].max()) + 1)
+    if x1 <= x0 or y1 <= y0:  # the mask falls outside the crop
+        return masked, binary
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+    warped = cv2.warpPerspective(rgba, shift @ H, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # (rh,rw,4) premultiplied
+    alpha8 = warped[..., 3]
+    binary[y0:y1, x0:x1] = np.where(alpha8 >= 128, 255, 0).astype(np.uint8)
+    covered = alpha8 > 0
+    if not covered.any():
+        return masked, binary
+    roi = face[y0:y1, x0:x1].astype(np.float32)  # (rh,rw,3)
+    gain = _lighting(roi, covered)[..., None]  # (rh,rw,1)
+    a = alpha8[..., None].astype(np.float32) / 255
+    blend = roi * (1 - a) + warped[..., :3].astype(np.float32) * gain
+    out = np.clip(np.round(blend), 0, 255).astype(np.uint8)
+    masked[y0:y1, x0:x1] = np.where(covered[..., None], out, face[y0:y1, x0:x1])
+    return masked, binary
+
+
+def _lighting(roi: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """(rh,rw) float32 gain that dims a mask to the face's brightness and follows its light falloff.
+
+    The global part follows the mean luma of the face under the mask (partially, so a dark-skinned face
+    in good light keeps a bright mask); the local part is the face's own low-frequency luma pattern.
+    """
+    import cv2
+
+    luma = _luma(roi)  # (rh,rw)
+    mean = float(luma[covered].mean())
+    overall = float(np.clip((max(mean, 1.0) / REFERENCE_LUMA) ** 0.75, 0.3, 1.05))
+    rh, rw = luma.shape
+    coarse = cv2.resize(luma, (min(4, rw), min(4, rh)), interpolation=cv2.INTER_AREA)
+    smooth = cv2.resize(coarse, (rw, rh), interpolation=cv2.INTER_LINEAR)
+    local = np.clip(np.sqrt(np.maximum(smooth, 1.0) / max(mean, 1.0)), 0.75, 1.25)
+    return (overall * local).astype(np.float32)
