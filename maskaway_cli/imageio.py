@@ -13,6 +13,7 @@ modules import it lazily inside command bodies.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import secrets
@@ -40,6 +41,7 @@ Image.MAX_IMAGE_PIXELS = None
 
 _ORIENTATION_TAG = 0x0112
 _EXIF_PREFIX = b"Exif\x00\x00"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, CRC: the same in every PNG
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 _SUFFIX_FORMATS = {
@@ -143,9 +145,12 @@ def load_rgb(
 
 def _read_file(path: Path, label: str) -> bytes:
     try:
+        mode = os.stat(path).st_mode  # before open(): opening a FIFO or device could block
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise ImageError(f"{label}: not a regular file")
         with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise ImageError(f"{label}: not a regular file")
             data = fh.read(MAX_FILE_BYTES + 1)  # one byte more tells "too large" without a race
     except FileNotFoundError:
         raise ImageError(f"{label}: no such file") from None
@@ -164,12 +169,14 @@ def _describe_decode_error(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, Image.UnidentifiedImageError):
         return "not an image (or a format Pillow cannot read)"
-    if "truncated" in text.lower() or isinstance(exc, EOFError):
+    if isinstance(exc, EOFError) or any(w in text.lower() for w in ("truncated", "incomplete")):
         return "truncated file"
     return f"corrupt image data ({text})"
 
 
 def _decode(data: bytes, label: str, limit: int) -> LoadedImage:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        _check_riff_length(data)  # before open: Pillow's WebP plugin starts decoding inside open()
     with Image.open(io.BytesIO(data)) as im:  # lazy: only the header has been read
         width, height = im.size
         if width * height > limit:
@@ -179,7 +186,14 @@ def _decode(data: bytes, label: str, limit: int) -> LoadedImage:
             )
         if im.format == "PNG":
             _verify_png(data)
-        im.load()  # first frame only; raises on truncated data since LOAD_TRUNCATED_IMAGES is False
+        try:
+            im.load()  # first frame only; raises on truncated data since LOAD_TRUNCATED_IMAGES is False
+        except Exception as exc:
+            # A JPEG cut inside its headers fails with a vague "cannot load"; a missing end marker
+            # (EOI) says what actually happened.
+            if im.format == "JPEG" and not data.endswith(b"\xff\xd9"):
+                raise EOFError("image file is truncated (no end-of-image marker)") from exc
+            raise
         rgb, alpha = _to_rgb(im)
         orientation = _orientation(im)
         exif_bytes = _exif_with_orientation_reset(im)
@@ -199,9 +213,18 @@ def _decode(data: bytes, label: str, limit: int) -> LoadedImage:
 
 def _verify_png(data: bytes) -> None:
     # Pillow decodes a PNG that lost its last bytes (IEND, the final CRC) without complaint, because the
-    # pixels may already be complete; verify() walks every chunk to IEND checking CRCs, so a cut file fails.
+    # pixels may already be complete; verify() walks every chunk to IEND checking CRCs (but not IEND's
+    # own), so we also ask for the whole fixed 12-byte IEND chunk. Bytes after it are allowed.
+    if data.rfind(_PNG_IEND) < 0:
+        raise EOFError("image file is truncated (no IEND chunk)")
     with Image.open(io.BytesIO(data)) as check:
         check.verify()
+
+
+def _check_riff_length(data: bytes) -> None:
+    # A cut WebP otherwise fails with libwebp's vague "could not create decoder object".
+    if len(data) < 8 + int.from_bytes(data[4:8], "little"):
+        raise EOFError("image file is truncated (shorter than its RIFF header says)")
 
 
 # --------------------------------------------------------------------------------------- mode handling
@@ -335,6 +358,7 @@ def _patch_orientation(raw: bytes) -> bytes | None:
 # ------------------------------------------------------------------------------------------ JPEG quality
 
 
+@functools.lru_cache(maxsize=None)  # 100 tables, reused for every JPEG loaded
 def _scaled_std_table(quality: int) -> np.ndarray:
     # libjpeg's jpeg_quality_scaling + jpeg_add_quant_table (baseline: clamp to 1..255).
     scale = 5000 // quality if quality < 50 else 200 - 2 * quality
@@ -368,7 +392,7 @@ def _to_pil(array: np.ndarray) -> Image.Image:
         raise ImageError(f"cannot write an image from a {array.dtype} array: expected uint8")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
-    modes = {2: "L", 3: "RGB", 4: "RGBA"}
+    modes = {3: "RGB", 4: "RGBA"}  # by channel count
     mode = "L" if array.ndim == 2 else modes.get(array.shape[2]) if array.ndim == 3 else None
     if mode is None or array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"cannot write an image from an array of shape {array.shape}")

@@ -236,8 +236,8 @@ def test_pixel_limit_argument_and_env(monkeypatch):
 
 def test_file_byte_limit(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
-    path.write_bytes(_save(Image.new("RGB", (64, 64)), "PNG"))
-    monkeypatch.setattr(imageio, "MAX_FILE_BYTES", 100)
+    path.write_bytes(_noisy("PNG"))
+    monkeypatch.setattr(imageio, "MAX_FILE_BYTES", 1000)
     with pytest.raises(ImageError, match="big.png: too large"):
         imageio.load_image(path)
     with pytest.raises(ImageError, match="too large"):
@@ -252,7 +252,7 @@ def _noisy(fmt: str) -> bytes:
     return _save(Image.fromarray(noise), fmt)
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
 @pytest.mark.parametrize("keep", [0.5, -2, -14])
 def test_truncated_files_rejected(tmp_path, fmt, keep):
     data = _noisy(fmt)
@@ -285,6 +285,10 @@ def test_empty_text_missing_and_directory(tmp_path):
         imageio.load_image(tmp_path)
     with pytest.raises(ImageError, match=r"^<bytes>: empty file$"):
         imageio.load_image(b"")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.png")
+        with pytest.raises(ImageError, match=r"pipe\.png: not a regular file$"):
+            imageio.load_image(tmp_path / "pipe.png")  # must not block waiting for a writer
 
 
 def test_error_message_is_one_line_and_an_image_error():
@@ -354,7 +358,7 @@ def test_encode_png_deterministic_and_round_trips():
         first = imageio.encode_png(array, text={"a": "1"})
         assert first == imageio.encode_png(array.copy(), text={"a": "1"})
         with Image.open(io.BytesIO(first)) as im:
-            assert im.mode == {2: "L", 3: "RGB", 4: "RGBA"}[len(shape)]
+            assert im.mode == {(5, 7): "L", (5, 7, 3): "RGB", (5, 7, 4): "RGBA"}[shape]
             assert np.array_equal(np.array(im), array) and im.text == {"a": "1"}
     mask = np.zeros((3, 3), bool)
     mask[1, 1] = True
@@ -404,3 +408,41 @@ def test_atomic_write_missing_parent(tmp_path):
     with pytest.raises(MaskAwayError, match=r"nope/f\.txt: cannot write"):
         imageio.atomic_write_text(tmp_path / "nope" / "f.txt", "x")
     assert not (tmp_path / "nope").exists()
+
+
+def _raw_exif(orientation_type: int, orientation: int) -> bytes:
+    """Little-endian EXIF with one IFD0 entry: Orientation of the given TIFF type (3 SHORT, 4 LONG)."""
+    entry = struct.pack("<HHI", 0x0112, orientation_type, 1) + struct.pack("<I", orientation)
+    return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1) + entry + bytes(4)
+
+
+def test_exif_that_cannot_be_patched_in_place_is_rebuilt():
+    data = _save(Image.fromarray(_marked()), "PNG", exif=_raw_exif(4, 8))  # LONG, not SHORT
+    loaded = imageio.load_image(data)
+    assert loaded.orientation == 8 and loaded.rgb.shape == (3, 2, 3)
+    exif = Image.Exif()
+    exif.load(loaded.exif)
+    assert exif[0x0112] == 1
+
+
+def test_garbage_exif_does_not_make_the_image_unreadable():
+    data = _save(Image.fromarray(_marked()), "PNG", exif=b"Exif\x00\x00not a tiff header at all")
+    loaded = imageio.load_image(data)
+    assert loaded.orientation == 1 and np.array_equal(loaded.rgb, _marked())
+
+
+def test_concurrent_loads_from_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = _save(Image.fromarray(_marked()), "PNG", exif=_exif(6))
+    bomb = _png(30000, 30000, 8, 2, raw=None)
+
+    def one(i: int) -> str:
+        try:
+            return str(imageio.load_rgb(good if i % 2 else bomb).shape)
+        except ImageError:
+            return "error"
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, range(40)))
+    assert results == ["error", "(3, 2, 3)"] * 20

@@ -95,7 +95,8 @@ def _check_zip(zf: zipfile.ZipFile, archive: Path, limits: ArchiveLimits) -> int
     for info in infos:
         _member_path(info.filename, archive)
         mode = info.external_attr >> 16
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # Zips written on Unix may carry a file type; many carry only permission bits (type 0).
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise ArchiveError(f"{archive.name}: member {info.filename!r} is a link or special file; refusing")
         total += info.file_size
         _check_size(total, archive, limits)

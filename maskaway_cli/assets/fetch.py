@@ -76,6 +76,17 @@ def adhoc_asset(url: str, *, sha256: str = "", md5: str = "") -> Asset:
     return asset_from_dict(f"url-{key[:16]}", {"urls": [url], "sha256": sha256, "md5": md5, "kind": "dataset"})
 
 
+def adhoc_assets() -> list[Asset]:
+    """The ``--url`` downloads the cache has records of (so ``--verify`` covers them too)."""
+    found = []
+    for path in sorted(cache.records_dir().glob("url-*.json")) if cache.records_dir().is_dir() else []:
+        record = cache.read_record(path.stem)
+        if record and record.get("urls") and record["files"]:
+            found.append(asset_from_dict(path.stem, {"urls": record["urls"], "filename": record["files"][0]["path"],
+                                                     "sha256": record.get("sha256", ""), "md5": record.get("md5", "")}))
+    return found
+
+
 def _expected(asset: Asset) -> Expected:
     return Expected(sha256=asset.sha256, md5=asset.md5, size=asset.size)
 
@@ -181,7 +192,8 @@ def fetch_asset(
                 reporter("note", text=f"{item.rel}  sha256 {f.sha256}  (no published checksum; recorded)")
         extracted = _extract(asset, target, files, opts, reporter)
         cache.write_record(asset.name, {
-            "name": asset.name, "target": str(target),
+            "name": asset.name, "target": str(target), "urls": list(asset.urls),
+            "sha256": asset.sha256, "md5": asset.md5,
             "files": [{"path": p.rel, "sha256": f.sha256, "size": f.size} for p, f in zip(plan, files)],
         })
     return FetchResult(name=asset.name, target=target, files=tuple(files), extracted=extracted)

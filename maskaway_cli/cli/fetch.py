@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
             emit_json({"command": "fetch", "assets": rows}) if json_out else _show_list(rows)
             return
         if verify:
-            chosen = [get_asset(registry, n) for n in names] or list(registry.values())
+            chosen = [get_asset(registry, n) for n in names] or [*registry.values(), *core.adhoc_assets()]
             with _reporter(json_out) as rep:
                 results = [core.verify_asset(a, dest=dest, reporter=rep) for a in chosen]
             results = [r for r in results if names or r["status"] != "missing"]

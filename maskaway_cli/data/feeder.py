@@ -127,6 +127,7 @@ class BatchFeeder:
                 yield to_batch(*q.get(), self.device, channels_last=self.channels_last)
         finally:
             stop.set()
+            thread.join(timeout=5)  # never leave a thread running torch code at interpreter exit
 
 
 def fixed_batch(packed: Packed, rows: np.ndarray, device: torch.device) -> Batch:

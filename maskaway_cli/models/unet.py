@@ -95,7 +95,7 @@ class Generator(nn.Module):
 
     ``forward(x, m)``: x (B,3,H,W) masked RGB in [-1,1], m (B,1,H,W) in {0,1} (1 = masked).
     Returns ``m*G + (1-m)*x``: unmasked pixels are the input's, bit-exact; only the masked region
-    comes from the network. ``raw(x, m)`` gives the network output alone, (B,3,H,W) in [-1,1].
+    comes from the network (with ``return_raw=True``: ``(composite, G)``). ``raw(x, m)`` gives the network output alone, (B,3,H,W) in [-1,1].
     """
 
     def __init__(self, config: UNetConfig) -> None:
@@ -108,9 +108,10 @@ class Generator(nn.Module):
     def raw(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(torch.cat([x, m], dim=1)))  # (B,3,H,W) in [-1,1]
 
-    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, m: torch.Tensor, *, return_raw: bool = False):
         g = self.raw(x, m).to(x.dtype)
-        return m * g + (1 - m) * x  # (B,3,H,W) in [-1,1]
+        out = m * g + (1 - m) * x  # (B,3,H,W) in [-1,1]; exact x wherever m == 0
+        return (out, g) if return_raw else out
 
 
 def to_signed(image: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ import numpy as np
 
 from maskaway_cli.errors import ImageError, UsageError
 from maskaway_cli.synth import appearance
-from maskaway_cli.synth.anchors import head_turn, six_anchors
+from maskaway_cli.synth.anchors import head_turn, six_anchors, turn_variant
 from maskaway_cli.synth.templates import MaskTemplate, TemplateSet, builtin_templates, load_masktheface
 
 REFERENCE_LUMA = 165.0  # face brightness under which a template is shown as drawn
@@ -39,6 +39,7 @@ class SynthResult:
     masked: np.ndarray  # (S,S,3) uint8 RGB: face wearing the mask
     binary: np.ndarray  # (S,S) uint8, 255 where the mask is, 0 elsewhere
     info: dict  # JSON-able: mask_type, template, variant, color, texture, turn
+    alpha: np.ndarray | None = None  # (S,S) uint8 warped template alpha; binary == (alpha >= 128) * 255
 
 
 @dataclass(frozen=True)
@@ -168,13 +169,14 @@ class MaskSynthesizer:
             raise ImageError("face must be an (H,W,3) uint8 RGB array")
         dst = six_anchors(landmarks).astype(np.float64)  # (6,2)
         turn = head_turn(landmarks)
-        variant = "left" if turn < -self.options.turn_threshold else "right" if turn > self.options.turn_threshold else ""
+        variant = turn_variant(landmarks, threshold=self.options.turn_threshold)
         mask_type = self.types[int(rng.integers(len(self.types)))]
         template = self.templates.choose(mask_type, variant, rng)
         color, texture, texture_label = self._appearance(rng)
         scaled = self._scaled_for(template, dst)
         rgba = self._paint(scaled, color, texture)
-        masked, binary = _composite(face, rgba, _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0]))
+        masked, alpha = _composite(face, rgba, _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0]))
+        binary = np.where(alpha >= 128, 255, 0).astype(np.uint8)  # exactly the alpha used to blend
         info = {
             "mask_type": mask_type,
             "template": template.name,
@@ -183,37 +185,37 @@ class MaskSynthesizer:
             "texture": texture_label,
             "turn": round(turn, 4),
         }
-        return SynthResult(masked, binary, info)
+        return SynthResult(masked, binary, info, alpha)
 
 
 def _composite(face: np.ndarray, rgba: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Warp premultiplied ``rgba`` (h,w,4) by ``H`` into ``face`` (S,S,3); (masked, binary) uint8."""
+    """Warp premultiplied ``rgba`` (h,w,4) by ``H`` into ``face`` (S,S,3): (masked (S,S,3), alpha (S,S)) uint8."""
     import cv2
 
     rows, cols = face.shape[:2]
     h, w = rgba.shape[:2]
-    masked, binary = face.copy(), np.zeros((rows, cols), np.uint8)
+    masked, full_alpha = face.copy(), np.zeros((rows, cols), np.uint8)
     corners = np.array([[-1, -1, 1], [w, -1, 1], [-1, h, 1], [w, h, 1]], np.float64) @ H.T  # (4,3)
     xy = corners[:, :2] / corners[:, 2:]
     x0, y0 = max(0, math.floor(xy[:, 0].min())), max(0, math.floor(xy[:, 1].min()))
     x1, y1 = min(cols, math.ceil(xy[:, 0].max()) + 1), min(rows, math.ceil(xy[:, 1].max()) + 1)
     if x1 <= x0 or y1 <= y0:  # the mask falls outside the crop
-        return masked, binary
+        return masked, full_alpha
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
     warped = cv2.warpPerspective(rgba, shift @ H, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # (rh,rw,4) premultiplied
     alpha8 = warped[..., 3]
-    binary[y0:y1, x0:x1] = np.where(alpha8 >= 128, 255, 0).astype(np.uint8)
+    full_alpha[y0:y1, x0:x1] = alpha8
     covered = alpha8 > 0
     if not covered.any():
-        return masked, binary
+        return masked, full_alpha
     roi = face[y0:y1, x0:x1].astype(np.float32)  # (rh,rw,3)
     gain = _lighting(roi, covered)[..., None]  # (rh,rw,1)
     a = alpha8[..., None].astype(np.float32) / 255
     blend = roi * (1 - a) + warped[..., :3].astype(np.float32) * gain
     out = np.clip(np.round(blend), 0, 255).astype(np.uint8)
     masked[y0:y1, x0:x1] = np.where(covered[..., None], out, face[y0:y1, x0:x1])
-    return masked, binary
+    return masked, full_alpha
 
 
 def _lighting(roi: np.ndarray, covered: np.ndarray) -> np.ndarray:

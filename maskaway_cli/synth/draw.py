@@ -218,9 +218,11 @@ def draw_gas(color=(62, 88, 104)) -> tuple[np.ndarray, np.ndarray]:
     for side in (-1, 1):  # head straps behind everything
         c.paint(c.stroke(np.array([(256 + side * 110, 150), (256 + side * 250, 120)]), 16), (120, 120, 124))
         c.paint(c.stroke(np.array([(256 + side * 100, 300), (256 + side * 250, 330)]), 16), (120, 120, 124))
-    piece = np.concatenate([bezier((256, 30), (200, 30), (140, 150), 24), bezier((140, 150), (120, 300), (180, 350), 20),
-                            bezier((180, 350), (256, 392), (332, 350), 24), bezier((332, 350), (392, 300), (372, 150), 20),
-                            bezier((372, 150), (312, 30), (256, 30), 24)])
+    piece = np.concatenate([
+        bezier((256, 30), (200, 30), (140, 150), 24), bezier((140, 150), (120, 300), (180, 350), 20),
+        bezier((180, 350), (256, 392), (332, 350), 24), bezier((332, 350), (392, 300), (372, 150), 20),
+        bezier((372, 150), (312, 30), (256, 30), 24),
+    ])
     body = c.coverage(piece)
     c.paint(body, color)
     c.shade(1.10 - 0.35 * ((xx - 256) / 130) ** 2 - 0.10 * (yy - 200) / 200, body)

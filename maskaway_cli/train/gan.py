@@ -1,0 +1,233 @@
+"""``maskaway train gan``: the inpainting generator, trained as a WGAN-GP.
+
+Algorithm (Gulrajani et al. 2017, with DiffAugment and a reconstruction term), per generator step:
+
+    for t in 1..n_critic:                                         # critic phase
+        x, y, m  <- batch (masked, original, mask)
+        y~ <- G(x, m)  (composite: m*G + (1-m)*x)
+        augment y and y~ identically; add instance noise sigma(step)
+        L_D = D(y~) - D(y) + lambda * (||grad D(eps*y + (1-eps)*y~)|| - 1)^2
+        Adam step on D
+    x, y, m <- batch                                               # generator phase
+    L_G = -D(aug(G(x, m)) + noise) + lambda_rec * L1_hole-weighted(G_raw, y)
+    Adam step on G;  EMA <- EMA + (1-beta)(G - EMA)
+    lr <- cosine decay from lr0 to the floor over the run
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from maskaway_cli.data.feeder import Batch, BatchFeeder, fixed_batch
+from maskaway_cli.errors import UsageError
+from maskaway_cli.metrics.image import l1, psnr
+from maskaway_cli.models.critic import Critic, CriticConfig
+from maskaway_cli.models.unet import Generator, UNetConfig, to_signed, to_unit
+from maskaway_cli.progress import Reporter, null_reporter
+from maskaway_cli.train.augment import diff_augment, instance_noise_std, parse_policy
+from maskaway_cli.train.config import GanConfig
+from maskaway_cli.train.losses import critic_loss, generator_loss, gradient_penalty
+from maskaway_cli.train.run import (BadStepGuard, RunPaths, Setup, TrainResult, autocast, grad_norm,
+                                    maybe_compile, prepare, save_grid, total_steps, write_config)
+from maskaway_cli.train.state import (CKPT_FORMAT, EMA, GracefulStop, append_stats, check_arch,
+                                      load_checkpoint, periodic_checkpoints, rng_state, save_checkpoint,
+                                      set_rng_state)
+from maskaway_cli.weights_io import WeightsMeta, save_weights
+
+
+def gan_arch(cfg: GanConfig, size: int) -> tuple[UNetConfig, CriticConfig]:
+    gen = UNetConfig.for_size(size, in_channels=4, out_channels=3, base_channels=cfg.base_channels,
+                              max_channels=cfg.max_channels)
+    filters = tuple(max(1, round(f * cfg.critic_width)) for f in CriticConfig.filters)
+    return gen, CriticConfig(image_size=size, filters=filters, dropout=cfg.critic_dropout,
+                             mask_channel=cfg.critic_mask)
+
+
+def lr_at(step: int, total: int, lr0: float, floor: float) -> float:
+    """Cosine decay from ``lr0`` at step 0 to ``floor`` at the last step: smooth, no restarts."""
+    return floor + (lr0 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(1, total)))
+
+
+@dataclass
+class Parts:
+    """Everything a step touches; ``g``/``d`` are what is called (maybe compiled)."""
+
+    gen: Generator
+    critic: Critic
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    ema: EMA
+    g: torch.nn.Module
+    d: torch.nn.Module
+    policy: tuple[str, ...]
+    setup: Setup
+    cfg: GanConfig
+
+
+def critic_view(img: torch.Tensor, reals: list[torch.Tensor], m: torch.Tensor, p: Parts, sigma: float,
+                ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """What the critic sees: images (B,3,S,S) in [-1,1] with the mask as channel 4, augmented with one
+    shared random draw, then instance noise on the colour channels. Returns (rgb, mask) per image."""
+    views = diff_augment([torch.cat([t, m], dim=1) for t in [img, *reals]], p.policy)
+    return [(v[:, :3] + sigma * torch.randn_like(v[:, :3]), v[:, 3:]) for v in views]
+
+
+def critic_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard) -> dict[str, torch.Tensor]:
+    """One critic update: Wasserstein loss + gradient penalty on augmented, noised inputs."""
+    x, y, m = to_signed(b.masked), to_signed(b.original), b.mask  # (B,3,S,S) in [-1,1], (B,1,S,S)
+    with torch.no_grad(), autocast(p.setup):
+        fake = p.g(x, m).float()  # composite (B,3,S,S)
+    (fake_v, m_v), (real_v, _) = critic_view(fake, [y], m, p, sigma)
+    cm = m_v if p.cfg.critic_mask else None
+    with autocast(p.setup):
+        w = critic_loss(p.d(real_v, cm), p.d(fake_v, cm))
+        gp = gradient_penalty(p.d, real_v, fake_v, cm)
+    loss = w + p.cfg.gp_weight * gp
+    p.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    if guard.ok(loss, grad_norm(p.critic.parameters())):
+        p.opt_d.step()
+    return {"d_loss": loss.detach(), "wdist": -w.detach(), "gp": gp.detach()}
+
+
+def generator_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard) -> dict[str, torch.Tensor]:
+    """One generator update: adversarial term through the (frozen) critic + hole-weighted L1."""
+    x, y, m = to_signed(b.masked), to_signed(b.original), b.mask
+    p.critic.requires_grad_(False)  # no critic weight gradients during the generator phase
+    with autocast(p.setup):
+        fake, raw = p.g(x, m, return_raw=True)
+        ((fake_v, m_v),) = critic_view(fake.float(), [], m, p, sigma)
+        scores = p.d(fake_v, m_v if p.cfg.critic_mask else None)
+    loss, adv = generator_loss(scores, raw, y, m, rec_weight=p.cfg.rec_weight, hole_weight=p.cfg.hole_weight)
+    p.opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    p.critic.requires_grad_(True)
+    if guard.ok(loss, grad_norm(p.gen.parameters())):
+        p.opt_g.step()
+        p.ema.update(p.gen)
+    return {"g_loss": loss.detach(), "g_adv": adv.detach()}
+
+
+def _policy(cfg: GanConfig) -> tuple[str, ...]:
+    try:
+        return parse_policy(cfg.augment)
+    except ValueError as exc:
+        raise UsageError(f"--augment: {exc}") from None
+
+
+def build_parts(cfg: GanConfig, setup: Setup) -> Parts:
+    policy = _policy(cfg)
+    gen_cfg, critic_cfg = gan_arch(cfg, setup.packed.size)
+    torch.manual_seed(cfg.seed)
+    fmt = torch.channels_last if setup.channels_last else torch.contiguous_format
+    gen = Generator(gen_cfg).to(setup.device, memory_format=fmt)
+    critic = Critic(critic_cfg).to(setup.device, memory_format=fmt)
+    betas = (cfg.beta1, cfg.beta2)
+    return Parts(gen, critic, torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=betas),
+                 torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=betas), EMA(gen, cfg.ema_decay),
+                 maybe_compile(gen, cfg.compile), maybe_compile(critic, cfg.compile), policy, setup, cfg)
+
+
+def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: GracefulStop | None = None,
+              export_only: bool = False) -> TrainResult:
+    """Train (or resume, or with ``export_only`` just export) the inpainting GAN in ``cfg.run_dir``."""
+    run = RunPaths(Path(cfg.run_dir))
+    _policy(cfg)  # a bad --augment fails before the dataset is packed
+    setup = prepare(cfg, reporter)
+    size = setup.packed.size
+    p = build_parts(cfg, setup)
+    arch = {"generator": p.gen.config.to_dict(), "critic": p.critic.config.to_dict()}
+    feeder = BatchFeeder(setup.packed, setup.train_rows, batch_size=cfg.batch_size, seed=cfg.seed,
+                         device=setup.device, channels_last=setup.channels_last)
+    per_step = cfg.critic_steps + 1  # batches consumed by one generator step
+    steps_per_epoch = max(1, feeder.per_epoch // per_step)
+    loop = {"step": 0}
+
+    # ---- resume ------------------------------------------------------------------------------------
+    if ckpts := periodic_checkpoints(run.checkpoints):
+        ck = load_checkpoint(ckpts[-1])
+        check_arch(ck["arch"], arch, ckpts[-1])
+        p.gen.load_state_dict(ck["gen"])
+        p.critic.load_state_dict(ck["critic"])
+        p.ema.model.load_state_dict(ck["ema"])
+        p.opt_g.load_state_dict(ck["opt_g"])
+        p.opt_d.load_state_dict(ck["opt_d"])
+        set_rng_state(ck["rng"])
+        loop = dict(ck["loop"])
+    write_config(run, cfg, {"kind": "gan", "arch": arch, "image_size": size, "resolved_device": str(setup.device),
+                            "amp_in_effect": setup.amp, "train_samples": len(setup.train_rows),
+                            "val_samples": len(setup.val_rows)})
+
+    def state() -> dict:
+        return {"format": CKPT_FORMAT, "kind": "gan", "arch": arch, "gen": p.gen.state_dict(),
+                "critic": p.critic.state_dict(), "ema": p.ema.model.state_dict(), "opt_g": p.opt_g.state_dict(),
+                "opt_d": p.opt_d.state_dict(), "rng": rng_state(), "loop": dict(loop)}
+
+    def export() -> Path:
+        meta = WeightsMeta(kind="generator", arch=arch["generator"], image_size=size, info={"step": loop["step"]})
+        return save_weights(run.weights, p.ema.model.state_dict(), meta)
+
+    if export_only:
+        return TrainResult("exported", loop["step"], run.root, export())
+
+    total = total_steps(cfg, steps_per_epoch)
+    grid_rows = setup.val_rows[: cfg.samples] if len(setup.val_rows) else setup.train_rows[: cfg.samples]
+    grid = fixed_batch(setup.packed, grid_rows, setup.device)  # the fixed validation batch
+    guard = BadStepGuard(cfg.max_bad_steps, run)
+    stream = feeder.stream(loop["step"] * per_step, prefetch=cfg.workers if setup.device.type == "cuda" else 0)
+    metrics: dict[str, float] = {}
+    reporter("begin", task="train", total=total, unit="step", description="Training GAN")
+    tick, tick_step = time.perf_counter(), loop["step"]
+    while loop["step"] < total:
+        step = loop["step"]
+        lr = lr_at(step, total, cfg.lr, cfg.lr_floor)
+        for opt in (p.opt_g, p.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        sigma = instance_noise_std(step, total, cfg.noise_std)
+
+        # ---- critic phase: n_critic updates with gradient penalty ----------------------------------
+        for _ in range(cfg.critic_steps):
+            d_stats = critic_step(p, next(stream), sigma, guard)
+            guard.check(step, state)
+
+        # ---- generator phase: one update, then the EMA ---------------------------------------------
+        g_stats = generator_step(p, next(stream), sigma, guard)
+        guard.check(step, state)
+        loop["step"] = step = step + 1
+
+        now = time.perf_counter()
+        ips = (step - tick_step) * per_step * cfg.batch_size / max(now - tick, 1e-9)
+        losses = {k: float(v) for k, v in {**d_stats, **g_stats}.items()}
+        reporter("advance", task="train", n=1, **{"img/s": ips, "d": losses["d_loss"], "g": losses["g_loss"]})
+        if step % cfg.log_every == 0:
+            append_stats(run.stats, {"step": step, "lr": lr, "noise": sigma, "img_per_s": ips, **losses})
+        if now - tick > 5:
+            tick, tick_step = now, step
+
+        # ---- end of epoch: EMA samples of the fixed batch, in-mask metrics, checkpoint --------------
+        if step % steps_per_epoch == 0 or step == total:
+            with torch.no_grad(), autocast(setup):
+                out = to_unit(p.ema.model(to_signed(grid.masked), grid.mask).float())  # (B,3,S,S) in [0,1]
+            metrics = {"val_l1_mask": float(l1(out, grid.original, grid.mask).nanmean()),
+                       "val_psnr_mask": float(psnr(out, grid.original, grid.mask).nanmean())}
+            save_grid(run.samples / f"{step:07d}.png", [grid.masked, out, grid.original])
+            append_stats(run.stats, {"step": step, "epoch": (step - 1) // steps_per_epoch, "lr": lr, **losses,
+                                     **metrics})
+            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+        elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+
+        # ---- a signal: finish this step, checkpoint, hand back ------------------------------------
+        if stop is not None and stop.signum is not None:
+            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+            reporter("end", task="train")
+            return TrainResult("interrupted", step, run.root, signum=stop.signum)
+    reporter("end", task="train")
+    save_checkpoint(run.checkpoints, state(), loop["step"], keep=cfg.keep)
+    return TrainResult("finished", loop["step"], run.root, export(), metrics=metrics)
