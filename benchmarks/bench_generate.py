@@ -59,29 +59,23 @@ def run_generate(sources: list[Path], workers: int) -> dict:
 
 def eye_error_under_mask(fixtures: Path) -> float:
     """Median eye-centre error (% of IOD) of landmarks on masked fixtures vs the same faces unmasked."""
-    from maskaway_cli.faces.align import align_face, unalign
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
     from maskaway_cli.faces.landmarks import eye_centres, predict_landmarks
     from maskaway_cli.imageio import load_rgb
     from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
+    from maskaway_cli.synth.photo import mask_photo
 
     detect = make_detector(DetectorConfig())
     synth = MaskSynthesizer(SynthOptions())
     errors = []
     for i, path in enumerate(sorted(fixtures.glob("*.jpg"))):
         rgb = load_rgb(path)
-        box = max(detect(rgb), key=lambda d: d.size).box
-        lm = predict_landmarks(rgb, box)
-        face = align_face(rgb, lm, 256)
-        result = synth.apply(face.crop, face.landmarks, np.random.default_rng(i))
-        back, coverage = unalign(result.masked, face.matrix, rgb.shape[:2])
-        weight, _ = unalign(result.binary, face.matrix, rgb.shape[:2])
-        alpha = (weight.astype(np.float32) / 255.0 * coverage)[..., None]
-        masked_photo = (alpha * back + (1 - alpha) * rgb).round().astype(np.uint8)
-        dets = detect(masked_photo)
+        lm = predict_landmarks(rgb, max(detect(rgb), key=lambda d: d.size).box)
+        masked = mask_photo(rgb, [lm], synth, np.random.default_rng(i)).rgb
+        dets = detect(masked)
         if not dets:
             continue
-        lm2 = predict_landmarks(masked_photo, max(dets, key=lambda d: d.size).box)
+        lm2 = predict_landmarks(masked, max(dets, key=lambda d: d.size).box)
         (l1, r1), (l2, r2) = eye_centres(lm), eye_centres(lm2)
         iod = np.linalg.norm(r1 - l1)
         errors += [np.linalg.norm(l2 - l1) / iod, np.linalg.norm(r2 - r1) / iod]

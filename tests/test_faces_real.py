@@ -93,3 +93,29 @@ def test_dlib_detectors_find_an_unmasked_fixture(kind):
     (lx, ly), _ = read_tem_pupils(FIXTURES / "london_002_neutral.tem")
     x0, y0, x1, y1 = dets[0].box
     assert x0 < lx < x1 and y0 < ly < y1
+
+
+def test_eyes_stay_put_when_the_face_wears_a_mask(ssd):
+    from maskaway_cli.faces.landmarks import eye_centres, predict_landmarks
+    from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
+    from maskaway_cli.synth.photo import mask_photo
+
+    synth = MaskSynthesizer(SynthOptions())
+    errors, found = [], 0
+    photos = sorted(need(FIXTURES).glob("*.jpg"))[::2]
+    for i, photo in enumerate(photos):
+        rgb = _load(photo)
+        lm = predict_landmarks(rgb, _biggest(ssd(rgb)).box)
+        masked = mask_photo(rgb, [lm], synth, np.random.default_rng(i))
+        untouched = masked.binary == 0
+        assert masked.binary.mean() > 0 and (masked.rgb != rgb).any(axis=2)[untouched].mean() < 0.01
+        dets = ssd(masked.rgb)  # the masked face must still be found ...
+        if not dets:
+            continue
+        found += 1
+        lm2 = predict_landmarks(masked.rgb, _biggest(dets).box)
+        (l1, r1), (l2, r2) = eye_centres(lm), eye_centres(lm2)
+        iod = np.linalg.norm(r1 - l1)
+        errors += [np.linalg.norm(l2 - l1) / iod, np.linalg.norm(r2 - r1) / iod]
+    assert found >= len(photos) - 1
+    assert np.median(errors) < 0.05  # ... and its eyes land where they did without the mask

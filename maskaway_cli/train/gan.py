@@ -178,7 +178,7 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
     total = total_steps(cfg, steps_per_epoch)
     grid_rows = setup.val_rows[: cfg.samples] if len(setup.val_rows) else setup.train_rows[: cfg.samples]
     grid = fixed_batch(setup.packed, grid_rows, setup.device)  # the fixed validation batch
-    guard = BadStepGuard(cfg.max_bad_steps, run)
+    guard_d, guard_g = BadStepGuard(cfg.max_bad_steps, run), BadStepGuard(cfg.max_bad_steps, run)  # one count each
     stream = feeder.stream(loop["step"] * per_step, prefetch=cfg.workers if setup.device.type == "cuda" else 0)
     metrics: dict[str, float] = {}
     reporter("begin", task="train", total=total, unit="step", description="Training GAN")
@@ -193,12 +193,12 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
 
         # ---- critic phase: n_critic updates with gradient penalty ----------------------------------
         for _ in range(cfg.critic_steps):
-            d_stats = critic_step(p, next(stream), sigma, guard)
-            guard.check(step, state)
+            d_stats = critic_step(p, next(stream), sigma, guard_d)
+            guard_d.check(step, state)
 
         # ---- generator phase: one update, then the EMA ---------------------------------------------
-        g_stats = generator_step(p, next(stream), sigma, guard)
-        guard.check(step, state)
+        g_stats = generator_step(p, next(stream), sigma, guard_g)
+        guard_g.check(step, state)
         loop["step"] = step = step + 1
 
         now = time.perf_counter()

@@ -100,7 +100,7 @@ def prepare(cfg: TrainConfig, reporter: Reporter) -> Setup:
     device = resolve_device(cfg.device)
     packed = open_packed(read_dataset(Path(cfg.dataset)), workers=cfg.workers, reporter=reporter)
     train, val = choose_rows(packed, cfg)
-    cl = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    cl = cfg.channels_last if cfg.channels_last is not None else True  # faster on CUDA and, measured, CPU
     return Setup(device, cfg.amp and device.type == "cuda", cl, packed, train, val)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskaway_cli.data.feeder import BatchFeeder, fixed_batch
+from maskaway_cli.data.feeder import Batch, BatchFeeder, fixed_batch
 from maskaway_cli.metrics.seg import SegCounts, seg_counts, seg_scores
 from maskaway_cli.models.unet import Segmenter, UNetConfig
 from maskaway_cli.progress import Reporter, null_reporter
@@ -27,6 +27,20 @@ from maskaway_cli.weights_io import WeightsMeta, save_weights
 def seg_arch(cfg: SegConfig, size: int) -> UNetConfig:
     return UNetConfig.for_size(size, in_channels=3, out_channels=1, base_channels=cfg.base_channels,
                                max_channels=cfg.max_channels)
+
+
+def seg_step(fwd, model: Segmenter, opt: torch.optim.Optimizer, b: Batch, setup: Setup, guard: BadStepGuard,
+             *, dice_weight: float) -> torch.Tensor:
+    """One update: augment, BCE + Dice, Adam (skipped when the loss or a gradient is not finite)."""
+    x, m = seg_augment(b.masked, b.mask)  # flips shared by image and mask; colour on the image only
+    with autocast(setup):
+        logits = fwd(x)  # (B,1,S,S)
+    loss = bce_dice(logits, m, dice_weight=dice_weight)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if guard.ok(loss, grad_norm(model.parameters())):
+        opt.step()
+    return loss.detach()
 
 
 @torch.no_grad()
@@ -101,23 +115,15 @@ def train_seg(cfg: SegConfig, *, reporter: Reporter = null_reporter, stop: Grace
     model.train()
     while loop["step"] < total and not loop["early_stopped"]:
         # ---- one optimisation step -----------------------------------------------------------------
-        b = next(stream)
-        x, m = seg_augment(b.masked, b.mask)  # flips shared by image and mask; colour on image only
-        with autocast(setup):
-            logits = fwd(x)  # (B,1,S,S)
-        loss = bce_dice(logits, m, dice_weight=cfg.dice_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if guard.ok(loss, grad_norm(model.parameters())):
-            opt.step()
+        loss = seg_step(fwd, model, opt, next(stream), setup, guard, dice_weight=cfg.dice_weight)
         loop["step"] += 1
         step = loop["step"]
         guard.check(step, state)
         now = time.perf_counter()
         ips = (step - tick_step) * cfg.batch_size / max(now - tick, 1e-9)
-        reporter("advance", task="train", n=1, **{"img/s": ips, "loss": float(loss.detach())})
+        reporter("advance", task="train", n=1, **{"img/s": ips, "loss": float(loss)})
         if step % cfg.log_every == 0:
-            append_stats(run.stats, {"step": step, "loss": float(loss.detach()), "lr": opt.param_groups[0]["lr"],
+            append_stats(run.stats, {"step": step, "loss": float(loss), "lr": opt.param_groups[0]["lr"],
                                      "img_per_s": ips})
         if now - tick > 5:
             tick, tick_step = now, step
@@ -134,7 +140,7 @@ def train_seg(cfg: SegConfig, *, reporter: Reporter = null_reporter, stop: Grace
                 else:
                     loop["bad_epochs"] += 1
                 loop["early_stopped"] = loop["bad_epochs"] >= cfg.patience
-            append_stats(run.stats, {"step": step, "epoch": feeder.epoch_of(step - 1), "loss": float(loss.detach()),
+            append_stats(run.stats, {"step": step, "epoch": feeder.epoch_of(step - 1), "loss": float(loss),
                                      "lr": opt.param_groups[0]["lr"], **metrics})
             with torch.no_grad():
                 model.eval()
