@@ -533,3 +533,15 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def exif_with_description(exif: bytes | None, text: str) -> bytes:
+    """EXIF bytes (possibly none) with ImageDescription (0x010E) set to ``text``; other tags kept."""
+    data = Image.Exif()
+    if exif:
+        try:
+            data.load(exif)
+        except Exception:  # unreadable EXIF: start a fresh block rather than fail the save
+            data = Image.Exif()
+    data[0x010E] = text
+    return data.tobytes()

@@ -83,6 +83,7 @@ def test_packed_cache_is_reused_and_rebuilt_when_the_dataset_changes(tmp_path, h
     changed = open_packed(read_dataset(root))
     assert changed.folder != first.folder
     assert (changed.masked[2] == 7).all()
+    assert not first.folder.exists()  # the stale cache of the same dataset is dropped
 
 
 def test_images_of_another_size_are_refused_and_leave_no_cache(tmp_path, home) -> None:

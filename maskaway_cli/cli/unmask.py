@@ -1,14 +1,72 @@
-"""``maskaway unmask`` (not yet available)."""
+"""``maskaway unmask INPUT... -o OUT``: whole photos in, unmasked photos out."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import typer
 
-from maskaway_cli.cli.common import not_yet
+from maskaway_cli.cli.common import EXIT_PARTIAL, handle_errors
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("unmask", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def unmask(ctx: typer.Context) -> None:
-        """Unmask whole photos (not yet available)."""
-        not_yet("unmask")
+    @app.command("unmask")
+    @handle_errors
+    def unmask(
+        inputs: list[str] = typer.Argument(..., help="Photos, folders, or - to read a list of paths from stdin."),
+        output: Path = typer.Option(..., "-o", "--output", help="Folder for the results (never an input folder)."),
+        weights: list[str] = typer.Option(None, "--weights", help="Run folder, .safetensors file or installed name; repeat for the pair."),
+        device: str = typer.Option("auto", help="auto, cpu or cuda."),
+        batch_size: int = typer.Option(32, help="Faces per model call."),
+        workers: int = typer.Option(0, help="Processes for loading, detection and saving (0: one per core)."),
+        recursive: bool = typer.Option(False, "--recursive", "-r", help="Search input folders recursively."),
+        save_masks: bool = typer.Option(False, help="Also write the painted region as NAME.mask.png."),
+        compare: bool = typer.Option(False, help="Also write NAME.compare.jpg: original | region | result."),
+        mask_dir: Path = typer.Option(None, help="Use these masks (same file names) instead of segmenting."),
+        threshold: float = typer.Option(0.5, help="Segmentation probability threshold."),
+        skip_existing: bool = typer.Option(False, help="Leave outputs that already exist alone."),
+        overwrite: bool = typer.Option(False, help="Replace outputs that already exist."),
+        provenance: bool = typer.Option(True, help="Note in each output's metadata what MaskAway synthesized."),
+        aligned: bool = typer.Option(False, help="Inputs are already aligned face crops (no detection)."),
+        detector: str = typer.Option("ssd", help="Face detector: ssd (finds masked faces), hog or cnn."),
+        min_face: int = typer.Option(20, help="Smallest face to unmask, in photo pixels."),
+        confidence: float = typer.Option(0.4, help="Detector score threshold (ssd)."),
+        json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
+    ) -> None:
+        """Remove face masks from whole photos; everything outside the mask stays bit-identical."""
+        from maskaway_cli.console import RichReporter
+        from maskaway_cli.unmask_batch import UnmaskConfig
+        from maskaway_cli.unmask_batch import unmask as run
+
+        config = UnmaskConfig(
+            inputs=tuple(inputs), output=output, weights=tuple(weights or ()), device=device,
+            batch_size=batch_size, workers=workers or os.cpu_count() or 1, recursive=recursive,
+            save_masks=save_masks, compare=compare, mask_dir=mask_dir, threshold=threshold,
+            skip_existing=skip_existing, overwrite=overwrite, provenance=provenance, aligned=aligned,
+            detector=detector, confidence=confidence, min_face=min_face,
+        )
+        stdin_lines = sys.stdin.read().splitlines() if "-" in inputs else None
+        with RichReporter() as reporter:
+            summary = run(config, stdin_lines=stdin_lines, reporter=reporter)
+        _render(summary, json_out)
+        if summary.errors:
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+def _render(summary, json_out: bool) -> None:
+    from maskaway_cli.console import console, emit_json
+
+    if json_out:
+        emit_json({"command": "unmask", **summary.as_dict()})
+        return
+    c = console()
+    rate = summary.processed / summary.seconds if summary.seconds else 0.0
+    c.print(f"processed {summary.processed} ({rate:.1f} img/s), faces found {summary.faces}, masks removed "
+            f"{summary.masks_removed}, images with no face {len(summary.no_face)}, faces with no mask "
+            f"{summary.faces_no_mask}, skipped existing {len(summary.skipped_existing)}, errors {len(summary.errors)}")
+    for source, note in summary.notes:
+        c.print(f"  note {source}: {note}", markup=False, highlight=False)
+    for source, reason in summary.errors:
+        c.print(f"  error {source}: {reason}", markup=False, highlight=False)

@@ -1,0 +1,169 @@
+"""The Unmasker: aligned faces → segment → clean the mask → inpaint → paste back into the photo.
+
+``unmask`` and ``evaluate`` both go through here. Faces from many photos are batched into one model call;
+everything about files (finding inputs, workers, saving) lives in ``unmask_batch.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from maskaway_cli import paths
+from maskaway_cli.errors import UsageError, WeightsError
+
+KIND_FILES = {"segmenter": "segmenter.safetensors", "generator": "generator.safetensors"}
+NO_WEIGHTS_HELP = (
+    "no {kind} weights found: train them (maskaway train {cmd} DATASET -o RUN, then --weights RUN) "
+    "or download them (maskaway fetch weights-{short})"
+)
+
+
+# ---- weights ---------------------------------------------------------------------------------------
+def resolve_weights(specs: tuple[str, ...], *, need: tuple[str, ...] = ("segmenter", "generator")) -> dict[str, Path]:
+    """Map each needed kind to a weights file.
+
+    A spec is a run folder (``RUN/weights.safetensors``), a ``.safetensors`` file, or the stem of a
+    file in the user or bundled weights folder. The kind of each file is read from its metadata. Kinds
+    no spec provides fall back to the installed ``segmenter``/``generator`` (fetched before bundled).
+    """
+    from maskaway_cli.weights_io import read_meta
+
+    found: dict[str, Path] = {}
+    for spec in specs:
+        path = _spec_path(spec)
+        kind = read_meta(path).kind
+        if kind in found:
+            raise UsageError(f"--weights names two {kind}s: {found[kind]} and {path}")
+        found[kind] = path
+    for kind in need:
+        if kind not in found:
+            path = _installed(KIND_FILES[kind])
+            if path is None:
+                cmd, short = ("seg", "seg") if kind == "segmenter" else ("gan", "gan")
+                raise WeightsError(NO_WEIGHTS_HELP.format(kind=kind, cmd=cmd, short=short))
+            found[kind] = path
+    return {k: found[k] for k in need}
+
+
+def _spec_path(spec: str) -> Path:
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if (path / "weights.safetensors").is_file():
+            return path / "weights.safetensors"
+        raise WeightsError(f"{path} is a folder without weights.safetensors (export with maskaway train ... --export)")
+    if path.is_file():
+        return path
+    installed = _installed(spec if spec.endswith(".safetensors") else f"{spec}.safetensors")
+    if installed is None:
+        raise WeightsError(f"--weights {spec}: no such run folder, file or installed weights")
+    return installed
+
+
+def _installed(filename: str) -> Path | None:
+    for folder in (paths.user_weights_dir(), paths.bundled_weights_dir()):
+        if (folder / filename).is_file():
+            return folder / filename
+    return None
+
+
+# ---- models ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FaceOutput:
+    mask: np.ndarray  # (S,S) uint8 {0,255}: the cleaned predicted (or given) mask
+    result: np.ndarray  # (S,S,3) uint8 RGB: the inpainted face (== input where mask is 0)
+    mask_fraction: float  # share of the crop the mask covers
+    has_mask: bool  # False: no mask found, face left untouched
+
+
+class Unmasker:
+    """Runs the two models on batches of aligned faces (uint8 RGB crops at the models' size)."""
+
+    def __init__(self, weights: dict[str, Path], *, device: str = "auto", threshold: float = 0.5,
+                 min_mask_fraction: float = 0.03, batch_size: int = 32) -> None:
+        import torch
+
+        from maskaway_cli.weights_io import load_model
+
+        if not 0.0 < threshold < 1.0:
+            raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
+        self.device = _device(device)
+        self.generator, gen_meta = load_model(weights["generator"], kind="generator", device=str(self.device))
+        self.segmenter, self.size = None, gen_meta.image_size
+        if "segmenter" in weights:
+            self.segmenter, seg_meta = load_model(weights["segmenter"], kind="segmenter", device=str(self.device))
+            if seg_meta.image_size != self.size:
+                raise WeightsError(f"segmenter is for {seg_meta.image_size} px faces, generator for {self.size} px")
+        self.weights = weights
+        self.threshold, self.min_mask_fraction, self.batch_size = threshold, min_mask_fraction, batch_size
+        torch.set_grad_enabled(False)
+
+    def __call__(self, crops: list[np.ndarray], masks: list[np.ndarray | None] | None = None) -> list[FaceOutput]:
+        """Unmask aligned crops; ``masks`` (optional, per crop) replace segmentation where given."""
+        out: list[FaceOutput] = []
+        for start in range(0, len(crops), self.batch_size):
+            stop = start + self.batch_size
+            given = (masks or [None] * len(crops))[start:stop]
+            out.extend(self._batch(crops[start:stop], given))
+        return out
+
+    def _batch(self, crops: list[np.ndarray], given: list[np.ndarray | None]) -> list[FaceOutput]:
+        import torch
+
+        from maskaway_cli.models.unet import inpaint
+
+        images = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255  # (B,3,S,S)
+        need_seg = [i for i, g in enumerate(given) if g is None]
+        probs = np.zeros((len(crops), self.size, self.size), np.float32)
+        if need_seg:
+            if self.segmenter is None:
+                raise WeightsError("no segmenter loaded and no mask given for a face")
+            logits = self.segmenter(images[need_seg])  # (b,1,S,S)
+            probs[need_seg] = torch.sigmoid(logits)[:, 0].float().cpu().numpy()
+        masks = [clean_mask(probs[i] >= self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
+        m = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None].to(self.device)  # (B,1,S,S)
+        filled = inpaint(self.generator, images, m)  # (B,3,S,S) in [0,1]
+        filled = (filled.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+        outputs = []
+        for crop, mask, result in zip(crops, masks, filled):
+            fraction = float(mask.mean())
+            has = fraction >= self.min_mask_fraction
+            outputs.append(FaceOutput(
+                mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
+                result=result if has else crop, mask_fraction=fraction, has_mask=has,
+            ))
+        return outputs
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available (use --device cpu)")
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"--device must be auto, cpu or cuda, not {name!r}")
+    return torch.device(name)
+
+
+def clean_mask(mask: np.ndarray) -> np.ndarray:
+    """Keep the big connected parts of a thresholded mask and grow it by ~1.5% of the crop side.
+
+    Specks far from the mask (a dark collar, a shadow) are dropped: components under 20% of the largest
+    one go. The small dilation covers the soft edge the segmenter is unsure about.
+    """
+    import cv2
+
+    m = mask.astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if count <= 1:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.flatnonzero(areas >= 0.2 * areas.max())
+    m = np.isin(labels, keep).astype(np.uint8)
+    r = max(1, round(mask.shape[0] * 0.015))
+    m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return m > 0

@@ -1,0 +1,68 @@
+"""Paste-back of an edited crop into its photo (synthetic images)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from maskaway_cli.faces.align import invert
+from maskaway_cli.faces.paste import paste_back
+
+
+def _setup(scale=0.25, angle=10.0):
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 255, (600, 700, 3), dtype=np.uint8)
+    a = np.deg2rad(angle)
+    rot = scale * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    matrix = np.hstack([rot, [[-40.0], [-30.0]]])  # photo -> 64 px crop
+    mask = np.zeros((64, 64), np.uint8)
+    mask[36:56, 16:48] = 255  # lower face
+    return photo, matrix, mask
+
+
+def test_pixels_outside_the_blend_region_are_bit_identical():
+    photo, matrix, mask = _setup()
+    crop = np.full((64, 64, 3), 200, np.uint8)
+    out = paste_back(photo, crop, mask, matrix)
+    assert out.region.any()
+    assert np.array_equal(out.rgb[~out.region], photo[~out.region])
+    changed = (out.rgb != photo).any(axis=2)
+    assert changed[out.region].mean() > 0.8
+
+
+def test_the_region_is_where_the_crop_mask_lands_and_scales_with_the_face():
+    photo, matrix, mask = _setup()
+    out = paste_back(photo, np.full((64, 64, 3), 200, np.uint8), mask, matrix)
+    ys, xs = np.nonzero(mask)
+    centre_crop = np.array([xs.mean(), ys.mean()])
+    inv = invert(matrix)
+    centre_photo = inv[:, :2] @ centre_crop + inv[:, 2]
+    ry, rx = np.nonzero(out.region)
+    assert np.allclose([rx.mean(), ry.mean()], centre_photo, atol=6)
+    # mask area 20x32 crop px at 4 photo px per crop px, dilated a little
+    area = out.region.sum()
+    assert 20 * 32 * 16 < area < 20 * 32 * 16 * 1.6
+    big = paste_back(photo, np.full((64, 64, 3), 200, np.uint8), mask, matrix * np.array([[0.5], [0.5]]))
+    assert big.region.sum() > 3 * area  # twice the face size, four times the area
+
+
+def test_feathered_edge_and_colour_matching():
+    photo = np.full((400, 400, 3), 120, np.uint8)
+    matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:50, 20:44] = 255
+    crop = np.full((64, 64, 3), 150, np.uint8)  # painted 30 levels too bright
+    out = paste_back(photo, crop, mask, matrix)
+    # the tone is pulled to the surrounding skin (capped shift of 24 levels)
+    centre = out.rgb[int((40 + 20) / 0.25) - 1, int((32 + 20) / 0.25)]
+    assert abs(int(centre[0]) - 126) <= 2
+    # edge: values rise gradually from the border inwards, no step
+    row = out.rgb[int(60 / 0.25) - 1, :, 0].astype(int)
+    steps = np.abs(np.diff(row))
+    assert steps.max() <= 3
+
+
+def test_a_crop_falling_outside_the_photo_changes_nothing():
+    photo, _, mask = _setup()
+    matrix = np.array([[0.25, 0, 900.0], [0, 0.25, 900.0]])  # the face is far off-photo
+    out = paste_back(photo, np.zeros((64, 64, 3), np.uint8), mask, matrix)
+    assert not out.region.any() and np.array_equal(out.rgb, photo)
