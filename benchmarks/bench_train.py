@@ -33,15 +33,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _timed(step, batches, device: torch.device, n: int, batch_size: int) -> float:
-    """images/s over ``n`` steps after one warm-up step; ``batches`` yields Batch objects."""
-    step(next(batches))
-    _sync(device)
-    t = time.perf_counter()
-    for _ in range(n):
-        step(next(batches))
-    _sync(device)
-    return n * batch_size / (time.perf_counter() - t)
+def _compare(runs, device: torch.device, n: int, batch_size: int, warmup: int = 3) -> tuple[float, float]:
+    """images/s of each ``(step, batches)`` pair. Steps alternate between the two paths and the median
+    step time counts, so load from other processes on a shared machine hits both alike. The first
+    ``warmup`` steps are untimed (oneDNN/cuDNN choose kernels there)."""
+    times: list[list[float]] = [[] for _ in runs]
+    for i in range(warmup + n):
+        for k, (step, batches) in enumerate(runs):
+            _sync(device)
+            t = time.perf_counter()
+            step(next(batches))  # getting the batch counts: that is where the two paths differ
+            _sync(device)
+            if i >= warmup:
+                times[k].append(time.perf_counter() - t)
+    return tuple(batch_size / float(np.median(ts)) for ts in times)  # type: ignore[return-value]
 
 
 def _reference_batches(index, rows, batch_size: int, workers: int, device: torch.device):
@@ -64,7 +69,7 @@ def _setups(args, kind: str, batch_size: int):
 
     cls = SegConfig if kind == "seg" else GanConfig
     cfg = cls(dataset=str(args.dataset), run_dir="", device=args.device, batch_size=batch_size, subset=None,
-              workers=args.workers, base_channels=args.width)
+              workers=max(1, args.workers), base_channels=args.width)
     packed = prepare(cfg, lambda *a, **k: None)
     return cfg, packed, replace(packed, amp=False, channels_last=False)
 
@@ -87,9 +92,9 @@ def bench_seg(args, batch_size: int, index) -> tuple[float, float]:
         model = Segmenter(seg_arch(cfg, setup.packed.size)).to(setup.device, memory_format=fmt)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         guard = BadStepGuard(10**9, None)
-        step = lambda b: seg_step(model, model, opt, b, setup, guard, dice_weight=1.0)  # noqa: E731
-        out.append(_timed(step, batches, setup.device, args.steps, batch_size))
-    return out[0], out[1]
+        out.append((lambda b, m=model, o=opt, s=setup, g=guard: seg_step(m, m, o, b, s, g, dice_weight=1.0),
+                    batches))
+    return _compare(out, fast.device, args.steps, batch_size)
 
 
 def bench_critic(args, batch_size: int, index) -> tuple[float, float]:
@@ -106,9 +111,8 @@ def bench_critic(args, batch_size: int, index) -> tuple[float, float]:
     ):
         parts = build_parts(cfg, setup)
         guard = BadStepGuard(10**9, None)
-        step = lambda b: critic_step(parts, b, 0.1, guard)  # noqa: E731
-        out.append(_timed(step, batches, setup.device, args.steps, batch_size))
-    return out[0], out[1]
+        out.append((lambda b, p=parts, g=guard: critic_step(p, b, 0.1, g), batches))
+    return _compare(out, fast.device, args.steps, batch_size)
 
 
 def memory_probe(n: int, size: int, batches: int) -> None:
@@ -157,7 +161,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="timed steps per row")
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64])
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--workers", type=int, default=2, help="reference DataLoader workers")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="reference DataLoader worker processes (default 0: decode in the loop; workers would "
+                         "keep decoding during the alternating packed steps and slow those down instead)")
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--memory-samples", type=int, default=100_000)
     ap.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)

@@ -167,3 +167,32 @@ def clean_mask(mask: np.ndarray) -> np.ndarray:
     r = max(1, round(mask.shape[0] * 0.015))
     m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     return m > 0
+
+
+# ---- photo level -----------------------------------------------------------------------------------
+def find_faces(rgb: np.ndarray, detect, size: int, *, detector: str = "ssd") -> list:
+    """Detect every face of ``rgb`` and align it at ``size``: a list of ``faces.align.AlignedFace``."""
+    from maskaway_cli.faces.align import align_face
+    from maskaway_cli.faces.landmarks import predict_landmarks
+
+    return [align_face(rgb, predict_landmarks(rgb, d.box, detector=detector), size) for d in detect(rgb)]
+
+
+def paste_faces(rgb: np.ndarray, matrices: list[np.ndarray], outputs: list[FaceOutput]) -> tuple[np.ndarray, np.ndarray]:
+    """Paste every face that had a mask back into ``rgb``; returns the photo and the changed region (H,W) bool."""
+    from maskaway_cli.faces.paste import paste_back
+
+    region = np.zeros(rgb.shape[:2], bool)
+    for matrix, out in zip(matrices, outputs):
+        if out.has_mask:
+            pasted = paste_back(rgb, out.result, out.mask, matrix)
+            rgb, region = pasted.rgb, region | pasted.region
+    return rgb, region
+
+
+def unmask_photo(rgb: np.ndarray, unmasker: Unmasker, detect, *, detector: str = "ssd") -> tuple[np.ndarray, np.ndarray, list[FaceOutput]]:
+    """The whole pipeline on one photo in this process: (result (H,W,3) uint8, changed region, per-face outputs)."""
+    faces = find_faces(rgb, detect, unmasker.size, detector=detector)
+    outputs = unmasker([f.crop for f in faces]) if faces else []
+    result, region = paste_faces(rgb, [f.matrix for f in faces], outputs)
+    return result, region, outputs

@@ -89,6 +89,7 @@ def test_dry_run_prints_the_config_and_writes_nothing(dataset, tmp_path) -> None
     (["train", "gan", "{ds}", "-o", "{run}", "--augment", "blur"], 2, "unknown augmentation"),
     (["train", "seg", "{ds}", "-o", "{run}", "--batch-size", "500"], 1, "fewer than one batch"),
     (["train", "seg", "{ds}", "-o", "{run}", "--device", "tpu"], 2, "--device"),
+    (["train", "gan", "{ds}", "-o", "{run}", "--export", "--batch-size", "4"], 1, "no checkpoint to export"),
 ])
 def test_bad_input_is_one_line_and_writes_no_run(dataset, tmp_path, args, code, needle) -> None:
     fill = {"missing": str(tmp_path / "missing"), "run": str(tmp_path / "run"), "ds": str(dataset)}

@@ -95,7 +95,8 @@ class Generator(nn.Module):
 
     ``forward(x, m)``: x (B,3,H,W) masked RGB in [-1,1], m (B,1,H,W) in {0,1} (1 = masked).
     Returns ``m*G + (1-m)*x``: unmasked pixels are the input's, bit-exact; only the masked region
-    comes from the network (with ``return_raw=True``: ``(composite, G)``). ``raw(x, m)`` gives the network output alone, (B,3,H,W) in [-1,1].
+    comes from the network (with ``return_raw=True``: ``(composite, G)``).
+    ``raw(x, m)`` gives the network output alone, (B,3,H,W) in [-1,1].
     """
 
     def __init__(self, config: UNetConfig) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from maskaway_cli.data.feeder import Batch, BatchFeeder, fixed_batch
-from maskaway_cli.errors import UsageError
+from maskaway_cli.errors import TrainingError, UsageError
 from maskaway_cli.metrics.image import l1, psnr
 from maskaway_cli.models.critic import Critic, CriticConfig
 from maskaway_cli.models.unet import Generator, UNetConfig, to_signed, to_unit
@@ -159,6 +159,8 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
         p.opt_d.load_state_dict(ck["opt_d"])
         set_rng_state(ck["rng"])
         loop = dict(ck["loop"])
+    if export_only and not ckpts:
+        raise TrainingError(f"{run.root}: no checkpoint to export (train first)")
     write_config(run, cfg, {"kind": "gan", "arch": arch, "image_size": size, "resolved_device": str(setup.device),
                             "amp_in_effect": setup.amp, "train_samples": len(setup.train_rows),
                             "val_samples": len(setup.val_rows)})

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from maskaway_cli.data.feeder import Batch, BatchFeeder, fixed_batch
+from maskaway_cli.errors import TrainingError
 from maskaway_cli.metrics.seg import SegCounts, seg_counts, seg_scores
 from maskaway_cli.models.unet import Segmenter, UNetConfig
 from maskaway_cli.progress import Reporter, null_reporter
@@ -87,6 +88,8 @@ def train_seg(cfg: SegConfig, *, reporter: Reporter = null_reporter, stop: Grace
         sched.load_state_dict(ck["sched"])
         set_rng_state(ck["rng"])
         loop = dict(ck["loop"])
+    if export_only and not ckpts:
+        raise TrainingError(f"{run.root}: no checkpoint to export (train first)")
     write_config(run, cfg, {"kind": "seg", "arch": arch.to_dict(), "image_size": size,
                             "resolved_device": str(setup.device), "amp_in_effect": setup.amp,
                             "train_samples": len(setup.train_rows), "val_samples": len(setup.val_rows)})

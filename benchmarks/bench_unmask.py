@@ -1,0 +1,156 @@
+"""Measured targets of ``maskaway unmask`` (issue 5). Prints each figure with its target.
+
+1. Throughput on the 1350x1350 fixtures given synthetic masks (each copied ``--copies`` times so start-up
+   does not dominate), whole command, ``--workers`` processes: >= 5 photos/s, and >= 80% of the
+   throughput of face detection alone (load + detect) at the same settings and worker count.
+2. Memory: peak RSS (main process and the largest worker) for 1x and 4x as many photos: flat.
+
+Weights: ``--weights`` (repeatable) or the installed ones; with none installed, random weights of the
+default architecture are made (same cost per face; the random segmenter may find no mask, so pass
+``--mask-dir`` timing is also printed, where every face is pasted back).
+
+    python benchmarks/bench_unmask.py [--shared ../shared] [--copies 8] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RSS_PROBE = """
+import resource, sys
+from maskaway_cli.cli.app import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kids_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"RSS {self_kb} {kids_kb}", file=sys.stderr)
+"""
+
+
+def make_inputs(fixtures: Path, folder: Path, masks: Path, copies: int) -> int:
+    """Masked versions of the 1350 px fixtures (JPEG q95) and their true masks (PNG)."""
+    from PIL import Image
+
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.faces.landmarks import predict_landmarks
+    from maskaway_cli.imageio import load_rgb
+    from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
+    from maskaway_cli.synth.photo import mask_photo
+
+    detect, synth = make_detector(DetectorConfig()), MaskSynthesizer(SynthOptions())
+    n = 0
+    for i, path in enumerate(sorted(fixtures.glob("london_*.jpg"))):
+        rgb = load_rgb(path)
+        lm = predict_landmarks(rgb, max(detect(rgb), key=lambda d: d.size).box)
+        masked = mask_photo(rgb, [lm], synth, np.random.default_rng(i))
+        for k in range(copies):
+            Image.fromarray(masked.rgb).save(folder / f"{k}_{path.stem}.jpg", quality=95)
+            Image.fromarray(masked.binary).save(masks / f"{k}_{path.stem}.png")
+            n += 1
+    return n
+
+
+def _detect_only(path: str) -> int:
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.imageio import load_image
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    return len(make_detector(DetectorConfig())(load_image(path).rgb))
+
+
+def detection_rate(folder: Path, workers: int) -> float:
+    import multiprocessing as mp
+
+    files = sorted(str(p) for p in folder.glob("*.jpg"))
+    with mp.get_context("spawn").Pool(workers) as pool:
+        pool.map(_detect_only, files[:workers])  # start-up and model loading, not timed
+        start = time.perf_counter()
+        pool.map(_detect_only, files, chunksize=2)
+        return len(files) / (time.perf_counter() - start)
+
+
+def run_unmask(args: list[str]) -> tuple[dict, float, int, int]:
+    cmd = [sys.executable, "-c", RSS_PROBE, "unmask", *args, "--json"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 3) or not proc.stdout.strip():
+        raise SystemExit(f"unmask failed: {proc.stderr[-3000:]}")
+    rss = [line for line in proc.stderr.splitlines() if line.startswith("RSS ")][-1].split()
+    return json.loads(proc.stdout), wall, int(rss[1]) // 1024, int(rss[2]) // 1024
+
+
+def ensure_weights(given: list[str], folder: Path) -> list[str]:
+    from maskaway_cli.errors import WeightsError
+    from maskaway_cli.pipeline import resolve_weights
+
+    if given:
+        return given
+    try:
+        resolve_weights(())
+        return []
+    except WeightsError:
+        pass
+    import torch
+
+    from maskaway_cli.models import Generator, Segmenter, UNetConfig
+    from maskaway_cli.weights_io import WeightsMeta, save_weights
+
+    print("(no weights installed: timing random weights of the default architecture)")
+    torch.manual_seed(0)
+    specs = []
+    for kind, cls, cin, cout in (("segmenter", Segmenter, 3, 1), ("generator", Generator, 4, 3)):
+        cfg = UNetConfig.for_size(64, in_channels=cin, out_channels=cout)
+        path = save_weights(folder / f"{kind}.safetensors", cls(cfg).eval().state_dict(),
+                            WeightsMeta(kind=kind, arch=cfg.to_dict(), image_size=64))
+        specs += ["--weights", str(path)]
+    return specs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="maskaway unmask benchmarks")
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
+    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--weights", action="append", default=[])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        photos, masks, few, few_masks = tmp / "photos", tmp / "masks", tmp / "few", tmp / "few_masks"
+        for d in (photos, masks, few, few_masks):
+            d.mkdir()
+        n = make_inputs(args.shared / "faces" / "fixtures", photos, masks, args.copies)
+        n_few = make_inputs(args.shared / "faces" / "fixtures", few, few_masks, max(1, args.copies // 4))
+        weights = ensure_weights([w for spec in args.weights for w in ("--weights", spec)], tmp)
+        common = ["--workers", str(args.workers), *weights]
+
+        det = detection_rate(photos, args.workers)
+        print(f"detection alone (load + detect): {det:.2f} photos/s ({n} photos, {args.workers} workers)")
+        s, wall, main_mb, kid_mb = run_unmask([str(photos), "-o", str(tmp / "out"), *common])
+        rate = n / wall
+        print(f"unmask whole command: {rate:.2f} photos/s ({n} photos in {wall:.1f}s incl. start-up; "
+              f"{n / s['seconds']:.2f} photos/s after start-up), faces {s['faces_found']}, "
+              f"masks removed {s['masks_removed']}   target >= 5")
+        print(f"unmask / detection alone: {n / s['seconds'] / det:.0%}   target >= 80%")
+        s2, wall2, _, _ = run_unmask([str(photos), "-o", str(tmp / "out2"), "--mask-dir", str(masks), *common])
+        print(f"unmask with --mask-dir (every face pasted back): {n / s2['seconds']:.2f} photos/s after start-up")
+        _, _, few_main, few_kid = run_unmask([str(few), "-o", str(tmp / "out3"), *common])
+        print(f"peak RSS: {n_few} photos main {few_main} MB / worker {few_kid} MB; {n} photos main {main_mb} MB / "
+              f"worker {kid_mb} MB   target: flat")
+
+
+if __name__ == "__main__":
+    main()
