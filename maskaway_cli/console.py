@@ -97,7 +97,7 @@ class RichReporter:
             self.progress.update(self._tasks[task], advance=n, stats=stats)
         elif event == "end" and task in self._tasks:
             if self._plain:
-                t = self.progress.tasks[self._tasks[task]]
+                t = next(x for x in self.progress.tasks if x.id == self._tasks[task])
                 console().print(f"{t.description}: done {int(t.completed)} in {t.elapsed or 0:.1f}s")
             self.progress.remove_task(self._tasks.pop(task))
         elif event == "note":

@@ -94,7 +94,8 @@ def test_graceful_stop_handler_sets_the_flag_then_a_second_signal_interrupts() -
     assert signal.getsignal(signal.SIGTERM) != stop.handle  # handlers restored
 
 
-def test_sigterm_in_a_subprocess_checkpoints_and_exits_143(dataset, tmp_path) -> None:
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_in_a_subprocess_checkpoints_and_exits(dataset, tmp_path, sig, code) -> None:
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "maskaway_cli", "train", "gan", str(dataset), "-o", str(run), "--steps", "100000",
            "--batch-size", "4", "--width", "4", "--critic-steps", "1", "--critic-width", "0.0625", "--workers", "1"]
@@ -104,12 +105,12 @@ def test_sigterm_in_a_subprocess_checkpoints_and_exits_143(dataset, tmp_path) ->
             if line.startswith("Training GAN"):
                 break
         time.sleep(0.5)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143, err
+    assert proc.returncode == code, err
     assert "interrupted at step" in err
     ckpts = list((run / "checkpoints").glob("ckpt-*.pt"))
     assert ckpts

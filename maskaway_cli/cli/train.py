@@ -38,7 +38,7 @@ def _run(kind: str, cfg: Any, *, dry_run: bool, export: bool, json_out: bool) ->
     from maskaway_cli.train.state import GracefulStop
 
     train = _core(kind)
-    with GracefulStop() as stop, _OnePerTask(RichReporter) as reporter:
+    with GracefulStop() as stop, RichReporter() as reporter:
         result = train(cfg, reporter=reporter, stop=stop, export_only=export)
     doc = {"status": result.status, "step": result.step, "run_dir": str(result.run_dir),
            "weights": str(result.weights) if result.weights else None, "metrics": result.metrics or {}}
@@ -51,31 +51,6 @@ def _run(kind: str, cfg: Any, *, dry_run: bool, export: bool, json_out: bool) ->
     if not json_out:
         extra = "  ".join(f"{k} {v:.4f}" for k, v in (result.metrics or {}).items())
         console().print(f"{result.status} at step {result.step}: {result.weights}  {extra}".rstrip())
-
-
-class _OnePerTask:
-    """A RichReporter per task (packing, then training): console.RichReporter indexes
-    ``progress.tasks`` by task id, which breaks when a second task ends after the first was removed."""
-
-    def __init__(self, factory) -> None:
-        self.factory, self.live = factory, {}
-
-    def __enter__(self) -> _OnePerTask:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for rep in self.live.values():
-            rep.__exit__(*exc)
-        self.live.clear()
-
-    def __call__(self, event: str, /, **fields: Any) -> None:
-        task = fields.get("task", "main")
-        if event == "begin" and task not in self.live:
-            self.live[task] = self.factory().__enter__()
-        rep = self.live.get(task) or self.factory()
-        rep(event, **fields)
-        if event == "end" and task in self.live:
-            self.live.pop(task).__exit__(None, None, None)
 
 
 def _core(kind: str):

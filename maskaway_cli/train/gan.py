@@ -130,7 +130,9 @@ def build_parts(cfg: GanConfig, setup: Setup) -> Parts:
     betas = (cfg.beta1, cfg.beta2)
     return Parts(gen, critic, torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=betas),
                  torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=betas), EMA(gen, cfg.ema_decay),
-                 maybe_compile(gen, cfg.compile), maybe_compile(critic, cfg.compile), policy, setup, cfg)
+                 # the critic stays eager: the gradient penalty needs a double backward, which
+                 # torch.compile (aot_autograd) does not support
+                 maybe_compile(gen, cfg.compile), critic, policy, setup, cfg)
 
 
 def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: GracefulStop | None = None,
