@@ -227,7 +227,9 @@ def _results(todo: list[Source], config: GenerateConfig):
     ctx = mp.get_context("spawn")
     with ctx.Pool(config.workers, initializer=_init_worker, initargs=(config,)) as pool:
         try:
-            yield from pool.imap(process_image, tasks, chunksize=4)
+            # Big chunks cut inter-process traffic; small enough that both workers get a share of short runs.
+            chunk = max(1, min(16, len(todo) // (4 * config.workers)))
+            yield from pool.imap(process_image, tasks, chunksize=chunk)
         except BaseException:
             pool.terminate()
             raise

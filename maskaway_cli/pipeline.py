@@ -85,11 +85,12 @@ class Unmasker:
                  min_mask_fraction: float = 0.03, batch_size: int = 32) -> None:
         import torch
 
+        from maskaway_cli.device import resolve_device
         from maskaway_cli.weights_io import load_model
 
         if not 0.0 < threshold < 1.0:
             raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.generator, gen_meta = load_model(weights["generator"], kind="generator", device=str(self.device))
         self.segmenter, self.size = None, gen_meta.image_size
         if "segmenter" in weights:
@@ -135,18 +136,6 @@ class Unmasker:
                 result=result if has else crop, mask_fraction=fraction, has_mask=has,
             ))
         return outputs
-
-
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available (use --device cpu)")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, not {name!r}")
-    return torch.device(name)
 
 
 def clean_mask(mask: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ def _run(kind: str, cfg: Any, *, dry_run: bool, export: bool, json_out: bool) ->
     from maskaway_cli.console import RichReporter, console, emit_json
 
     if dry_run:
-        from maskaway_cli.train.run import resolve_device
+        from maskaway_cli.device import resolve_device
 
         emit_json({"command": f"train {kind}", "config": cfg.to_dict(),
                    "resolved_device": str(resolve_device(cfg.device))})

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from maskaway_cli.data.cache import Packed, open_packed
+from maskaway_cli.device import resolve_device
 from maskaway_cli.data.io import save_png
 from maskaway_cli.data.layout import read_dataset
 from maskaway_cli.errors import DatasetError, TrainingError, UsageError
@@ -68,14 +69,6 @@ class Setup:
     val_rows: np.ndarray
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available (use --device cpu)")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, not {name!r}")
-    return torch.device(name)
 
 
 def choose_rows(packed: Packed, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
