@@ -16,7 +16,7 @@ from maskaway_cli.data.cache import Packed, open_packed
 from maskaway_cli.device import resolve_device
 from maskaway_cli.data.io import save_png
 from maskaway_cli.data.layout import read_dataset
-from maskaway_cli.errors import DatasetError, TrainingError, UsageError
+from maskaway_cli.errors import DatasetError, TrainingError
 from maskaway_cli.progress import Reporter
 from maskaway_cli.train.config import TrainConfig
 from maskaway_cli.train.state import atomic_save
