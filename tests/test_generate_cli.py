@@ -174,3 +174,18 @@ def test_split_groups_samples_by_source(photos, tmp_path):
     for r in _records(ds):
         per_source.setdefault(r["source"], set()).add(r["split"])
     assert all(len(s) == 1 for s in per_source.values())
+
+
+def test_masktheface_templates_pool_with_ours(photos, tmp_path):
+    from tests.helpers import MASKTHEFACE
+
+    ds = tmp_path / "ds"
+    r = _gen(str(photos), "-o", str(ds), "--workers", "1", "--per-face", "6", "--templates", str(need(MASKTHEFACE)),
+             "--types", "surgical_blue,KN95", "--colors", "random", "--textures", "dots")
+    assert r.exit_code == 0, r.output
+    records = _records(ds)
+    assert {r["mask_type"] for r in records} <= {"surgical_blue", "KN95"}
+    sources = {"mtf" if r["template"].startswith("mtf/") else "own" for r in records}
+    assert sources == {"mtf", "own"}, {r["template"] for r in records}
+    info = json.loads((ds / "dataset.json").read_text())
+    assert info["settings"]["templates"].endswith("masktheface")

@@ -10,7 +10,7 @@ from maskaway_cli.cli.common import EXIT_SIGINT, EXIT_SIGTERM, handle_errors
 
 # Options both commands share, as (name, typer.Option) pairs reused by each signature below.
 DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
-AMP = typer.Option(True, "--amp/--no-amp", help="bf16 autocast (CUDA only; the CPU always runs fp32).")
+AMP = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA and on CPUs with native bf16 (else fp32).")
 CHANNELS_LAST = typer.Option(None, "--channels-last/--no-channels-last",
                              help="NHWC tensors (default: on; faster on CUDA and on the CPU).")
 COMPILE = typer.Option(False, "--compile", help="torch.compile the models.")

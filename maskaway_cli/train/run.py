@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from maskaway_cli.data.cache import Packed, open_packed
-from maskaway_cli.device import resolve_device
+from maskaway_cli.device import bf16_is_fast, resolve_device
 from maskaway_cli.data.io import save_png
 from maskaway_cli.data.layout import read_dataset
 from maskaway_cli.errors import DatasetError, TrainingError
@@ -94,13 +94,14 @@ def prepare(cfg: TrainConfig, reporter: Reporter) -> Setup:
     packed = open_packed(read_dataset(Path(cfg.dataset)), workers=cfg.workers, reporter=reporter)
     train, val = choose_rows(packed, cfg)
     cl = cfg.channels_last if cfg.channels_last is not None else True  # faster on CUDA and, measured, CPU
-    return Setup(device, cfg.amp and device.type == "cuda", cl, packed, train, val)
+    return Setup(device, cfg.amp and bf16_is_fast(device), cl, packed, train, val)
 
 
 def autocast(setup: Setup):
-    """bf16 autocast on CUDA (no loss scaler needed: bf16 has fp32's exponent range); nothing on CPU."""
+    """bf16 autocast where it is fast (CUDA; CPUs with native bf16): no loss scaler needed, bf16 has
+    fp32's exponent range. Elsewhere fp32."""
     if setup.amp:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast(setup.device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
