@@ -93,8 +93,10 @@ def _report(config, index, split, unmasker, weights, crops, photos) -> dict:
         },
         "skipped": [{"id": i, "reason": r} for i, r in crops.skipped],
         "crops": {
-            "segmentation": {"overall": crops.seg.scores(None), "by_mask_type": {t: crops.seg.scores(t) for t in types}},
-            "inpainting": {"overall": crops.images.means(None), "by_mask_type": {t: crops.images.means(t) for t in types}},
+            "segmentation": {"overall": crops.seg.scores(None),
+                             "by_mask_type": {t: crops.seg.scores(t) for t in types}},
+            "inpainting": {"overall": crops.images.means(None),
+                           "by_mask_type": {t: crops.images.means(t) for t in types}},
             "seconds": round(crops.seconds, 3),
             "faces_per_second": round(sum(crops.samples.values()) / crops.seconds, 2) if crops.seconds else None,
         },
@@ -112,7 +114,8 @@ def _photos_report(config, photos) -> dict:
                    "masks_removed": photos.masks_removed,
                    "by_mask_type": {t: photos.photos[t] for t in types}},
         "skipped": [{"photo": n, "reason": r} for n, r in photos.skipped],
-        "inpainting": {"overall": photos.images.means(None), "by_mask_type": {t: photos.images.means(t) for t in types}},
+        "inpainting": {"overall": photos.images.means(None),
+                       "by_mask_type": {t: photos.images.means(t) for t in types}},
         "seconds": round(photos.seconds, 3),
     }
 

@@ -85,7 +85,7 @@ class Unmasker:
                  min_mask_fraction: float = 0.03, batch_size: int = 32) -> None:
         import torch
 
-        from maskaway_cli.device import resolve_device
+        from maskaway_cli.device import bf16_is_fast, resolve_device
         from maskaway_cli.weights_io import load_model
 
         if not 0.0 < threshold < 1.0:
@@ -99,6 +99,13 @@ class Unmasker:
                 raise WeightsError(f"segmenter is for {seg_meta.image_size} px faces, generator for {self.size} px")
         self.weights = weights
         self.threshold, self.min_mask_fraction, self.batch_size = threshold, min_mask_fraction, batch_size
+        # bf16 + channels-last where the hardware has native bf16 (CUDA, AVX512-BF16/AMX CPUs): 1.4x+ faster
+        # here, and the outputs are 8-bit images anyway.
+        self.amp = bf16_is_fast(self.device)
+        if self.amp:
+            for model in (self.segmenter, self.generator):
+                if model is not None:
+                    model.to(memory_format=torch.channels_last)
         torch.set_grad_enabled(False)
 
     def __call__(self, crops: list[np.ndarray], masks: list[np.ndarray | None] | None = None) -> list[FaceOutput]:
@@ -113,9 +120,17 @@ class Unmasker:
     def _batch(self, crops: list[np.ndarray], given: list[np.ndarray | None]) -> list[FaceOutput]:
         import torch
 
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            return self._run_models(crops, given)
+
+    def _run_models(self, crops: list[np.ndarray], given: list[np.ndarray | None]) -> list[FaceOutput]:
+        import torch
+
         from maskaway_cli.models.unet import inpaint
 
+        fmt = torch.channels_last if self.amp else torch.contiguous_format
         images = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255  # (B,3,S,S)
+        images = images.contiguous(memory_format=fmt)
         need_seg = [i for i, g in enumerate(given) if g is None]
         probs = np.zeros((len(crops), self.size, self.size), np.float32)
         if need_seg:
@@ -125,7 +140,7 @@ class Unmasker:
             probs[need_seg] = torch.sigmoid(logits)[:, 0].float().cpu().numpy()
         masks = [clean_mask(probs[i] >= self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
         m = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None].to(self.device)  # (B,1,S,S)
-        filled = inpaint(self.generator, images, m)  # (B,3,S,S) in [0,1]
+        filled = inpaint(self.generator, images, m).float()  # (B,3,S,S) in [0,1]
         filled = (filled.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
         outputs = []
         for crop, mask, result in zip(crops, masks, filled):

@@ -76,9 +76,11 @@ def test_numbers_match_a_direct_computation(dataset, weights, tmp_path):
     from maskaway_cli.data.io import read_binary, read_rgb
     from maskaway_cli.pipeline import Unmasker
 
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "samples.png").write_bytes(b"an earlier run's sheet")
     r = _run(dataset, "-o", tmp_path / "ev", "--json", "--samples", "0", *weights)
     report = json.loads(r.stdout)
-    assert not (tmp_path / "ev" / "samples.png").exists() and report["contact_sheet"] is None
+    assert not (tmp_path / "ev" / "samples.png").exists() and report["contact_sheet"] is None  # stale sheet gone
     ids = _test_ids(dataset)
     masked = [read_rgb(dataset / "masked" / f"{i}.png") for i in ids]
     original = [read_rgb(dataset / "original" / f"{i}.png").astype(float) for i in ids]
@@ -139,6 +141,8 @@ def test_faces_without_a_found_mask_are_measured_unchanged(dataset, tmp_path):
     (["{ds}", "--split", "testing"], 2, "--split"),
     (["{ds}", "--batch-size", "0"], 2, "--batch-size"),
     (["{ds}", "--threshold", "1.5"], 2, "--threshold"),
+    (["{ds}", "--limit", "0"], 2, "--limit"),
+    (["{ds}", "--device", "tpu"], 2, "--device"),
     (["{ds}", "--photos", "{tmp}/empty"], 2, "no image files"),
     (["{ds}", "--weights", "{tmp}/nope.safetensors"], 1, "--weights"),
 ])

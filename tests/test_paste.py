@@ -50,7 +50,8 @@ def test_feathered_edge_and_colour_matching():
     matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])
     mask = np.zeros((64, 64), np.uint8)
     mask[30:50, 20:44] = 255
-    crop = np.full((64, 64, 3), 150, np.uint8)  # painted 30 levels too bright
+    crop = np.full((64, 64, 3), 120, np.uint8)  # the photo's own pixels around the mask ...
+    crop[mask > 0] = 150  # ... and paint 30 levels too bright inside it
     out = paste_back(photo, crop, mask, matrix)
     # the tone is pulled to the surrounding skin (capped shift of 24 levels)
     centre = out.rgb[int((40 + 20) / 0.25) - 1, int((32 + 20) / 0.25)]

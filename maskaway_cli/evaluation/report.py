@@ -39,7 +39,7 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _seg_headers() -> list[str]:
-    return ["mask"] + [h for _, h in SEG_COLUMNS]
+    return ["mask used"] + [h for _, h in SEG_COLUMNS]
 
 
 def _image_headers() -> list[str]:
@@ -78,8 +78,8 @@ def markdown(report: dict) -> str:
            "`raw` is segmenter probability >= threshold. Inpainting: every result is compared with the "
            "unmasked original; *in mask* means inside the true mask (the honest numbers: outside it the "
            "pipeline copies pixels through). PSNR in dB, capped at 100 per image; L1 on [0,1].", ""]
-    groups = [("Overall", "overall", None)] + [(f"Mask type `{t}`", t, t) for t in crops["segmentation"]["by_mask_type"]]
-    for title, _, key in groups:
+    groups = [("Overall", None)] + [(f"Mask type `{t}`", t) for t in crops["segmentation"]["by_mask_type"]]
+    for title, key in groups:
         seg = crops["segmentation"]["overall"] if key is None else crops["segmentation"]["by_mask_type"][key]
         img = crops["inpainting"]["overall"] if key is None else crops["inpainting"]["by_mask_type"][key]
         out += [f"## {title}", "", "### Segmentation", "", markdown_table(_seg_headers(), seg_rows(seg)),

@@ -60,8 +60,9 @@ def choose_split(index: DatasetIndex, requested: str, *, reporter: Reporter = nu
         chosen = index.split(name)
         if chosen:
             if name != requested:
-                caveat = " (training data: the numbers will look better than on unseen faces)" if name == "train" else ""
-                reporter("note", text=f"split '{requested}' of {index.root} has no samples; evaluating on '{name}' instead{caveat}")
+                caveat = " (training data: numbers look better than on unseen faces)" if name == "train" else ""
+                reporter("note", text=f"split '{requested}' of {index.root} has no samples; "
+                                      f"evaluating on '{name}' instead{caveat}")
             return name, chosen
     raise UsageError(f"{index.root}: no samples in any split")  # unreachable: read_dataset needs one sample
 
@@ -90,8 +91,11 @@ def load_batch(samples: list[EvalSample], size: int) -> Batch:
         except MaskAwayError as exc:
             skipped.append((s.id, str(exc).splitlines()[0]))
             continue
-        ids.append(s.id), types.append(s.mask_type)
-        masked.append(_fit(m, size)), original.append(_fit(o, size)), truth.append(_fit(b, size) > 0)
+        ids.append(s.id)
+        types.append(s.mask_type)
+        masked.append(_fit(m, size))
+        original.append(_fit(o, size))
+        truth.append(_fit(b, size) > 0)
     if not ids:
         empty = np.zeros((0, size, size, 3), np.uint8)
         return Batch([], [], empty, empty, np.zeros((0, size, size), bool), skipped)
