@@ -14,7 +14,6 @@ import signal
 import time
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,7 +77,7 @@ def _init_worker(config: GenerateConfig) -> None:
     import cv2
 
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
-    from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
+    from maskaway_cli.synth.compose import MaskSynthesizer
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
     cv2.setNumThreads(1)  # one process per core; also keeps results independent of --workers

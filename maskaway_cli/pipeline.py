@@ -106,41 +106,41 @@ class Unmasker:
             for model in (self.segmenter, self.generator):
                 if model is not None:
                     model.to(memory_format=torch.channels_last)
-        torch.set_grad_enabled(False)
 
     def __call__(self, crops: list[np.ndarray], masks: list[np.ndarray | None] | None = None) -> list[FaceOutput]:
-        """Unmask aligned crops; ``masks`` (optional, per crop) replace segmentation where given."""
+        """Unmask aligned crops; ``masks`` (optional, per crop, (S,S) uint8, 255 = mask) replace
+        segmentation where given."""
+        given = masks or [None] * len(crops)
+        need = [i for i, g in enumerate(given) if g is None]
+        probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
+        hard = [clean_mask(probs[i] >= self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
         out: list[FaceOutput] = []
         for start in range(0, len(crops), self.batch_size):
             stop = start + self.batch_size
-            given = (masks or [None] * len(crops))[start:stop]
-            out.extend(self._batch(crops[start:stop], given))
+            out.extend(self._inpaint(crops[start:stop], hard[start:stop]))
         return out
 
-    def _batch(self, crops: list[np.ndarray], given: list[np.ndarray | None]) -> list[FaceOutput]:
+    def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Segmenter probabilities ``(N,S,S)`` float32 in [0,1] for aligned crops."""
         import torch
 
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            return self._run_models(crops, given)
+        if self.segmenter is None:
+            raise WeightsError("no segmenter loaded and no mask given for a face")
+        chunks = []
+        for start in range(0, len(crops), self.batch_size):
+            with torch.inference_mode(), self._autocast():
+                logits = self.segmenter(self._tensor(crops[start : start + self.batch_size]))  # (b,1,S,S)
+            chunks.append(torch.sigmoid(logits.float())[:, 0].cpu().numpy())
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.size, self.size), np.float32)
 
-    def _run_models(self, crops: list[np.ndarray], given: list[np.ndarray | None]) -> list[FaceOutput]:
+    def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray]) -> list[FaceOutput]:
         import torch
 
         from maskaway_cli.models.unet import inpaint
 
-        fmt = torch.channels_last if self.amp else torch.contiguous_format
-        images = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255  # (B,3,S,S)
-        images = images.contiguous(memory_format=fmt)
-        need_seg = [i for i, g in enumerate(given) if g is None]
-        probs = np.zeros((len(crops), self.size, self.size), np.float32)
-        if need_seg:
-            if self.segmenter is None:
-                raise WeightsError("no segmenter loaded and no mask given for a face")
-            logits = self.segmenter(images[need_seg])  # (b,1,S,S)
-            probs[need_seg] = torch.sigmoid(logits)[:, 0].float().cpu().numpy()
-        masks = [clean_mask(probs[i] >= self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
         m = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None].to(self.device)  # (B,1,S,S)
-        filled = inpaint(self.generator, images, m).float()  # (B,3,S,S) in [0,1]
+        with torch.inference_mode(), self._autocast():
+            filled = inpaint(self.generator, self._tensor(crops), m).float()  # (B,3,S,S) in [0,1]
         filled = (filled.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
         outputs = []
         for crop, mask, result in zip(crops, masks, filled):
@@ -151,6 +151,18 @@ class Unmasker:
                 result=result if has else crop, mask_fraction=fraction, has_mask=has,
             ))
         return outputs
+
+    def _tensor(self, crops: list[np.ndarray]):
+        """(B,S,S,3) uint8 RGB → (B,3,S,S) float32 in [0,1] on the device (channels-last under bf16)."""
+        import torch
+
+        images = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255
+        return images.contiguous(memory_format=torch.channels_last if self.amp else torch.contiguous_format)
+
+    def _autocast(self):
+        import torch
+
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
 
 def clean_mask(mask: np.ndarray) -> np.ndarray:

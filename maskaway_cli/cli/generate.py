@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Make training triplets (masked / original / binary mask) from real face photos."""
         from maskaway_cli.config import GenerateConfig, SplitFractions
-        from maskaway_cli.console import RichReporter, emit_json
+        from maskaway_cli.console import RichReporter
         from maskaway_cli.generate import generate as run
 
         config = GenerateConfig(

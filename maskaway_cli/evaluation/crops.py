@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from maskaway_cli.evaluation.measure import image_metrics, telea, to_tensor
+from maskaway_cli.evaluation.measure import image_metrics, telea
 from maskaway_cli.evaluation.samples import Batch, EvalSample, load_batch
 from maskaway_cli.evaluation.sheet import sheet_row
 from maskaway_cli.evaluation.tally import MeanTally, SegTally
@@ -58,12 +58,8 @@ def measure_crops(samples: list[EvalSample], unmasker, *, batch_size: int, sheet
 
 
 def seg_probs(unmasker, masked: np.ndarray) -> np.ndarray:
-    """Segmenter probabilities: (B,S,S,3) uint8 RGB -> (B,S,S) float32 in [0,1]."""
-    import torch
-
-    with torch.inference_mode():
-        logits = unmasker.segmenter(to_tensor(masked).to(unmasker.device))  # (B,1,S,S)
-    return torch.sigmoid(logits)[:, 0].float().cpu().numpy()
+    """Segmenter probabilities: (B,S,S,3) uint8 RGB -> (B,S,S) float32 in [0,1], as the pipeline sees them."""
+    return unmasker.probabilities(list(masked))
 
 
 def run_pipeline(unmasker, masked: np.ndarray) -> tuple[np.ndarray, list]:
