@@ -1,7 +1,7 @@
 """The Unmasker: aligned faces → segment → clean the mask → inpaint → paste back into the photo.
 
 ``unmask`` and ``evaluate`` both go through here. Faces from many photos are batched into one model call;
-everything about files (finding inputs, workers, saving) lives in ``unmask_batch.py``.
+everything about files (finding inputs, workers, saving) lives in the ``unmask`` package.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove face masks from whole photos; everything outside the mask stays bit-identical."""
         from maskaway_cli.console import RichReporter
-        from maskaway_cli.unmask_batch import UnmaskConfig
-        from maskaway_cli.unmask_batch import unmask as run
+        from maskaway_cli.unmask import UnmaskConfig
+        from maskaway_cli.unmask import unmask as run
 
         config = UnmaskConfig(
             inputs=tuple(inputs), output=output, weights=tuple(weights or ()), device=device,

@@ -1,0 +1,180 @@
+"""Work done in worker processes: stage A (load, detect, align) and stage B (paste back, write).
+
+Both take and return plain picklable values and never raise for a bad photo: the error comes back as a
+one-line reason so the batch goes on.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maskaway_cli.errors import ImageError, MaskAwayError
+from maskaway_cli.sources import IMAGE_SUFFIXES
+from maskaway_cli.unmask.plan import Job, UnmaskConfig, side_path
+
+PROVENANCE = ("MaskAway {version} synthesized the face region that a mask covered ({faces} face(s)) with "
+              "weights {weights}; that region is a plausible guess, not the person's real face.")
+
+
+# ---- stage A: load, detect, align ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Face:
+    matrix: np.ndarray  # (2,3) photo → crop
+    crop: np.ndarray  # (S,S,3) uint8
+    given_mask: np.ndarray | None  # (S,S) uint8 from --mask-dir, else None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    index: int
+    job: Job
+    image: Any = None  # imageio.LoadedImage
+    faces: list[Face] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+_STATE: dict[str, Any] = {}
+
+
+def init_worker(config: UnmaskConfig, size: int, quiet_sigint: bool = True) -> None:
+    import cv2
+
+    if quiet_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
+    cv2.setNumThreads(1)
+    _STATE.update(config=config, size=size)
+    if not config.aligned:
+        from maskaway_cli.faces.detect import DetectorConfig, make_detector
+
+        _STATE["detect"] = make_detector(DetectorConfig(config.detector, config.confidence, config.min_face))
+
+
+def prepare(task: tuple[int, Job]) -> Prepared:
+    """Stage A for one photo; bad inputs come back with ``error`` set, never as an exception."""
+    from maskaway_cli.imageio import load_image
+
+    index, job = task
+    try:
+        image = load_image(job.source)
+        notes = [f"animated image: used the first of {image.n_frames} frames"] if image.animated else []
+        faces = _faces(image.rgb, job)
+    except MaskAwayError as exc:
+        return Prepared(index, job, error=_one_line(exc, job.source))
+    return Prepared(index, job, image, faces, notes)
+
+
+def _faces(rgb: np.ndarray, job: Job) -> list[Face]:
+    import cv2
+
+    from maskaway_cli.pipeline import find_faces
+
+    config: UnmaskConfig = _STATE["config"]
+    size: int = _STATE["size"]
+    user_mask = _user_mask(rgb.shape[:2], job) if config.mask_dir else None
+    if config.aligned:  # the whole image is one aligned face: a plain resize is the alignment
+        h, w = rgb.shape[:2]
+        matrix = np.array([[size / w, 0, 0.5 * size / w - 0.5], [0, size / h, 0.5 * size / h - 0.5]])
+        crop = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+        return [Face(matrix, crop, _warp_mask(user_mask, matrix, size))]
+    return [Face(f.matrix, f.crop, _warp_mask(user_mask, f.matrix, size))
+            for f in find_faces(rgb, _STATE["detect"], size, detector=config.detector)]
+
+
+def _user_mask(shape: tuple[int, int], job: Job) -> np.ndarray:
+    from maskaway_cli.imageio import load_rgb
+
+    folder: Path = _STATE["config"].mask_dir
+    for candidate in sorted(folder.glob(f"{job.source.stem}.*")):
+        if candidate.suffix.lower() in IMAGE_SUFFIXES:
+            mask = load_rgb(candidate).max(axis=2)  # (H,W) uint8; any bright channel counts
+            if mask.shape != shape:
+                raise ImageError(f"mask {candidate.name} is {mask.shape[1]}x{mask.shape[0]}, the photo "
+                                 f"{shape[1]}x{shape[0]}")
+            return mask
+    raise ImageError(f"no mask named {job.source.stem}.* in {folder}")
+
+
+def _warp_mask(mask: np.ndarray | None, matrix: np.ndarray, size: int) -> np.ndarray | None:
+    import cv2
+
+    if mask is None:
+        return None
+    return cv2.warpAffine(mask, matrix, (size, size), flags=cv2.INTER_LINEAR)  # (S,S) uint8
+
+
+def _one_line(exc: Exception, source: Path) -> str:
+    return str(exc).replace("\n", " ").removeprefix(f"{source}: ").removeprefix(f"{source.as_posix()}: ")
+
+
+# ---- stage B: paste back, encode, write ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Finished:
+    index: int
+    source: str
+    faces: int = 0
+    masks_removed: int = 0
+    error: str | None = None
+
+
+def finish(task: tuple[Prepared, list, str]) -> Finished:
+    """Paste every unmasked face back, write the photo (and side outputs) atomically."""
+    from maskaway_cli.pipeline import paste_faces
+
+    prepared, outputs, weights_note = task
+    config: UnmaskConfig = _STATE["config"]
+    image, job = prepared.image, prepared.job
+    try:
+        rgb, region = paste_faces(image.rgb, [f.matrix for f in prepared.faces], outputs)
+        removed = sum(o.has_mask for o in outputs)
+        _write_photo(job.target, image, rgb, removed, weights_note, config)
+        if config.save_masks:
+            _write_side(side_path(job.target, "mask", ".png"), (region * 255).astype(np.uint8))
+        if config.compare:
+            _write_side(side_path(job.target, "compare", ".jpg"), _compare(image.rgb, region, rgb))
+    except MaskAwayError as exc:
+        return Finished(prepared.index, job.source.as_posix(), error=_one_line(exc, job.source))
+    return Finished(prepared.index, job.source.as_posix(), len(outputs), removed)
+
+
+def _write_photo(target: Path, image, rgb: np.ndarray, removed: int, weights_note: str, config) -> None:
+    from maskaway_cli import __version__
+    from maskaway_cli.imageio import atomic_write_bytes, encode_image, exif_with_description, format_for_path
+
+    fmt = format_for_path(target)
+    pixels = rgb if image.alpha is None or fmt == "JPEG" else np.dstack([rgb, image.alpha])  # alpha back on
+    note = PROVENANCE.format(version=__version__, faces=removed, weights=weights_note) if removed and config.provenance else None
+    exif = image.exif
+    text = None
+    if note and fmt == "PNG":
+        text = {"Description": note, "Software": f"MaskAway {__version__}"}
+    elif note:  # JPEG, WebP, TIFF: EXIF ImageDescription
+        exif = exif_with_description(exif, note)
+    quality = image.jpeg_quality if fmt == "JPEG" else None
+    data = encode_image(pixels, fmt, quality=quality, icc_profile=image.icc_profile, exif=exif, text=text)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, data)
+
+
+def _write_side(path: Path, array: np.ndarray) -> None:
+    from maskaway_cli.imageio import atomic_write_bytes, encode_image, format_for_path
+
+    atomic_write_bytes(path, encode_image(array, format_for_path(path)))
+
+
+def _compare(before: np.ndarray, region: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """original | where MaskAway painted (green tint) | result, side by side, at most 1024 px high."""
+    import cv2
+
+    overlay = before.copy()
+    overlay[region] = (0.55 * overlay[region] + [0, 115, 0]).astype(np.uint8)
+    strip = np.concatenate([before, overlay, after], axis=1)
+    if strip.shape[0] > 1024:
+        scale = 1024 / strip.shape[0]
+        strip = cv2.resize(strip, (round(strip.shape[1] * scale), 1024), interpolation=cv2.INTER_AREA)
+    return strip
