@@ -92,8 +92,8 @@ def test_images_of_another_size_are_refused_and_leave_no_cache(tmp_path, home) -
     with pytest.raises(DatasetError, match="000001"):
         open_packed(read_dataset(root))
     packed_root = home / "cache" / "packed"
-    assert not any(p.is_dir() and not p.name.endswith(".partial") and (p / "index.json").exists()
-                   for p in packed_root.iterdir())
+    assert not any(p.is_dir() and (p / "index.json").exists() for p in packed_root.iterdir())
+    assert not [p.name for p in packed_root.iterdir() if "partial" in p.name]  # the half-built cache is gone
 
 
 def test_feeder_order_is_a_pure_function_of_seed_and_position(tmp_path, home) -> None:
@@ -127,3 +127,30 @@ def test_pngset_reference_dataset_matches_the_cache(tmp_path, home) -> None:
     masked, original, mask = PngTriplets(index, [2])[0]
     assert torch.equal(masked, torch.from_numpy(np.array(packed.masked[2])).permute(2, 0, 1).float() / 255)
     assert torch.equal(mask[0], torch.from_numpy(np.array(packed.binary[2])).float())
+
+
+def test_two_builders_of_one_cache_at_once_both_succeed(tmp_path, home) -> None:
+    """`train seg` and `train gan` started together on a fresh dataset both build the packed cache."""
+    import threading
+
+    index = read_dataset(make_toy_dataset(tmp_path / "ds", n=40))
+    abandoned = (home / "cache" / "packed").glob("*")  # nothing yet
+    assert not list(abandoned)
+    results, errors = [], []
+
+    def build() -> None:
+        try:
+            results.append(open_packed(index, workers=1))
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 3
+    for packed in results:
+        assert np.array_equal(packed.masked[7], read_rgb(index.samples[7].masked))
+    leftovers = [p.name for p in (home / "cache" / "packed").iterdir() if "partial" in p.name]
+    assert leftovers == []

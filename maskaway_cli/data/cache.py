@@ -14,6 +14,7 @@ import json
 import mmap
 import os
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +70,30 @@ def _decode(sample, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _build(index: DatasetIndex, folder: Path, size: int, workers: int, reporter: Reporter) -> None:
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    # A temp folder of our own: `train seg` and `train gan` started together on a fresh dataset both
+    # build the cache, and must not write into (or delete) each other's half-done files.
+    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{threading.get_ident()}")
+    _drop_abandoned(folder)
     tmp.mkdir(parents=True)
+    try:
+        _fill(index, tmp, size, workers, reporter)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if (folder / "index.json").is_file():  # another process finished the same cache first: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    shutil.rmtree(folder, ignore_errors=True)  # a folder without index.json is a broken leftover
+    try:
+        os.replace(tmp, folder)  # the folder appears complete or not at all
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (folder / "index.json").is_file():
+            raise
+
+
+def _fill(index: DatasetIndex, tmp: Path, size: int, workers: int, reporter: Reporter) -> None:
+    """Decode every sample into three ``.npy`` arrays and ``index.json`` inside ``tmp``."""
     n = len(index.samples)
     arrays = {
         "masked": np.lib.format.open_memmap(tmp / "masked.npy", "w+", np.uint8, (n, size, size, 3)),
@@ -90,8 +112,18 @@ def _build(index: DatasetIndex, folder: Path, size: int, workers: int, reporter:
     meta = {"version": CACHE_VERSION, "ids": [s.id for s in index.samples],
             "splits": [s.split for s in index.samples], "size": size, "root": str(index.root.resolve())}
     (tmp / "index.json").write_text(json.dumps(meta), encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)  # the folder appears complete or not at all
+
+
+def _drop_abandoned(folder: Path) -> None:
+    """Remove temp folders of builds whose process is gone (killed mid-way)."""
+    for partial in folder.parent.glob(f"{folder.name}.partial-*"):
+        pid = partial.name.rsplit(".partial-", 1)[1].split("-")[0]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(partial, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def _drop_stale(root: Path, *, keep: Path, dataset_root: Path) -> None:
