@@ -105,3 +105,19 @@ def test_changed_architecture_on_resume_is_a_clear_error(dataset, tmp_path) -> N
     res = _run([*SEG, str(dataset), "-o", str(run), "--width", "8"])
     assert res.exit_code == 1
     assert "another architecture" in res.output and "base_channels: 4 -> 8" in res.output
+
+
+def test_gan_warmup_trains_the_generator_on_l1_alone(dataset, tmp_path) -> None:
+    """--warmup-steps: the critic stays untouched and no adversarial term reaches the generator."""
+    warm, full = tmp_path / "warm", tmp_path / "full"
+    assert _run([*GAN, str(dataset), "-o", str(warm), "--warmup-steps", "4", "--seed", "3"]).exit_code == 0
+    assert _run([*GAN, str(dataset), "-o", str(full), "--seed", "3"]).exit_code == 0
+    w = torch.load(warm / "checkpoints" / "ckpt-0000004.pt", weights_only=True)
+    f = torch.load(full / "checkpoints" / "ckpt-0000004.pt", weights_only=True)
+    # both runs start from the same seed; only the full run moved its critic
+    first = next(k for k, v in w["critic"].items() if v.is_floating_point())
+    assert not torch.equal(w["critic"][first], f["critic"][first])
+    assert w["opt_d"]["state"] == {}  # the critic's optimizer never stepped
+    stats = [json.loads(x) for x in (warm / "stats.jsonl").read_text().splitlines()]
+    assert [s for s in stats if "g_adv" in s] and all(s["g_adv"] == 0.0 for s in stats if "g_adv" in s)
+    assert not all(torch.equal(v, f["gen"][k]) for k, v in w["gen"].items())  # L1 alone trains differently

@@ -96,6 +96,7 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Argument(..., help="Dataset folder (maskaway generate, or orig/mask/binary)."),
         output: str = OUTPUT,
         critic_steps: int = typer.Option(10, "--critic-steps", min=1, help="Critic updates per generator update."),
+        warmup_steps: int = typer.Option(0, "--warmup-steps", min=0, help="First steps on L1 alone (critic idle)."),
         epochs: int = typer.Option(20, "--epochs", min=1),
         steps: Optional[int] = STEPS,
         subset: int = typer.Option(100_000, "--subset", min=0, help="Training samples used (0: all)."),
@@ -117,7 +118,8 @@ def register(app: typer.Typer) -> None:
         """Train the WGAN-GP inpainting generator (EMA weights are exported)."""
         from maskaway_cli.train.config import GanConfig
 
-        cfg = GanConfig(dataset=dataset, run_dir=output, critic_steps=critic_steps, epochs=epochs, steps=steps,
+        cfg = GanConfig(dataset=dataset, run_dir=output, critic_steps=critic_steps, warmup_steps=warmup_steps,
+                        epochs=epochs, steps=steps,
                         subset=subset or None, batch_size=batch_size, lr=lr, lr_floor=lr_floor,
                         gp_weight=gp_weight, rec_weight=rec_weight, hole_weight=hole_weight, augment=augment,
                         noise_std=noise, ema_decay=ema_decay, critic_width=critic_width, critic_mask=critic_mask,

@@ -57,6 +57,7 @@ class GanConfig(TrainConfig):
     beta1: float = 0.5
     beta2: float = 0.9
     critic_steps: int = 10
+    warmup_steps: int = 0  # first generator steps trained on L1 alone, critic idle (a warm start)
     gp_weight: float = 10.0
     rec_weight: float = 10.0  # L1 reconstruction beside the adversarial term
     hole_weight: float = 6.0  # L1 weight inside the mask relative to 1 outside

@@ -31,7 +31,7 @@ from maskaway_cli.models.unet import Generator, UNetConfig, to_signed, to_unit
 from maskaway_cli.progress import Reporter, null_reporter
 from maskaway_cli.train.augment import diff_augment, instance_noise_std, parse_policy
 from maskaway_cli.train.config import GanConfig
-from maskaway_cli.train.losses import critic_loss, generator_loss, gradient_penalty
+from maskaway_cli.train.losses import critic_loss, generator_loss, gradient_penalty, reconstruction_l1
 from maskaway_cli.train.run import (BadStepGuard, RunPaths, Setup, TrainResult, autocast, grad_norm,
                                     maybe_compile, prepare, save_grid, total_steps, write_config)
 from maskaway_cli.train.state import (CKPT_FORMAT, EMA, GracefulStop, append_stats, check_arch,
@@ -95,15 +95,22 @@ def critic_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard) -> dict[s
     return {"d_loss": loss.detach(), "wdist": -w.detach(), "gp": gp.detach()}
 
 
-def generator_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard) -> dict[str, torch.Tensor]:
-    """One generator update: adversarial term through the (frozen) critic + hole-weighted L1."""
+def generator_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard, *,
+                   adversarial: bool = True) -> dict[str, torch.Tensor]:
+    """One generator update: adversarial term through the (frozen) critic + hole-weighted L1.
+    ``adversarial=False`` (the warm-up) leaves the critic out: L1 alone."""
     x, y, m = to_signed(b.masked), to_signed(b.original), b.mask
     p.critic.requires_grad_(False)  # no critic weight gradients during the generator phase
     with autocast(p.setup):
         fake, raw = p.g(x, m, return_raw=True)
-        ((fake_v, m_v),) = critic_view(fake.float(), [], m, p, sigma)
-        scores = p.d(fake_v, m_v if p.cfg.critic_mask else None)
-    loss, adv = generator_loss(scores, raw, y, m, rec_weight=p.cfg.rec_weight, hole_weight=p.cfg.hole_weight)
+        if adversarial:
+            ((fake_v, m_v),) = critic_view(fake.float(), [], m, p, sigma)
+            scores = p.d(fake_v, m_v if p.cfg.critic_mask else None)
+    if adversarial:
+        loss, adv = generator_loss(scores, raw, y, m, rec_weight=p.cfg.rec_weight, hole_weight=p.cfg.hole_weight)
+    else:
+        adv = torch.zeros((), device=raw.device)
+        loss = p.cfg.rec_weight * reconstruction_l1(raw, y, m, hole_weight=p.cfg.hole_weight)
     p.opt_g.zero_grad(set_to_none=True)
     loss.backward()
     p.critic.requires_grad_(True)
@@ -185,6 +192,7 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
     guard_d, guard_g = BadStepGuard(cfg.max_bad_steps, run), BadStepGuard(cfg.max_bad_steps, run)  # one count each
     stream = feeder.stream(loop["step"] * per_step, prefetch=cfg.workers if setup.device.type == "cuda" else 0)
     metrics: dict[str, float] = {}
+    d_stats = {k: torch.zeros(()) for k in ("d_loss", "wdist", "gp")}  # until the critic first trains
     reporter("begin", task="train", total=total, unit="step", description="Training GAN")
     tick, tick_step = time.perf_counter(), loop["step"]
     while loop["step"] < total:
@@ -195,13 +203,17 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
                 group["lr"] = lr
         sigma = instance_noise_std(step, total, cfg.noise_std)
 
+        warm = step < cfg.warmup_steps  # reconstruction-only warm-up: the critic waits
+
         # ---- critic phase: n_critic updates with gradient penalty ----------------------------------
         for _ in range(cfg.critic_steps):
-            d_stats = critic_step(p, next(stream), sigma, guard_d)
-            guard_d.check(step, state)
+            batch = next(stream)  # drawn in the warm-up too, so a step always uses the same batches
+            if not warm:
+                d_stats = critic_step(p, batch, sigma, guard_d)
+                guard_d.check(step, state)
 
         # ---- generator phase: one update, then the EMA ---------------------------------------------
-        g_stats = generator_step(p, next(stream), sigma, guard_g)
+        g_stats = generator_step(p, next(stream), sigma, guard_g, adversarial=not warm)
         guard_g.check(step, state)
         loop["step"] = step = step + 1
 
