@@ -73,7 +73,10 @@ def _weight(mask: np.ndarray, side: int) -> np.ndarray:
     """Dilated mask with a smooth inward edge, at ``side``×``side``: 0 outside, rising to 1 inside."""
     import cv2
 
-    hard = cv2.resize(mask.astype(np.uint8) * 255, (side, side), interpolation=cv2.INTER_LINEAR) >= 128
+    up = cv2.resize(mask.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
+    # a blur of one crop pixel rounds off the crop grid's staircase before thresholding: on a big photo
+    # each crop pixel is a 10 px step, which would show through the feather
+    hard = cv2.GaussianBlur(up, (0, 0), sigmaX=WORK) >= 0.5
     size = mask.shape[0]
     region = _dilate(hard, DILATE * size * WORK)
     dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)  # px to the nearest outside
