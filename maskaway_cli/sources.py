@@ -56,19 +56,27 @@ def collect_sources(inputs: list[Path]) -> tuple[list[Source], list[Skipped]]:
     return sources, skipped
 
 
-def _walk(root: Path) -> list[Source]:
-    found = []
+def walk_files(root: Path, *, recursive: bool = True):
+    """Every file under ``root`` in a fixed order: sorted, folder by folder (top level only if not
+    ``recursive``)."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for fname in sorted(filenames):
-            path = Path(dirpath) / fname
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                found.append(Source(path.as_posix(), path))
-            elif is_archive(path):
-                try:
-                    found.extend(_archive_members(path))
-                except (OSError, zipfile.BadZipFile, tarfile.TarError):
-                    continue  # an unrelated broken archive inside a photo folder is not an image
+            yield Path(dirpath) / fname
+        if not recursive:
+            break
+
+
+def _walk(root: Path) -> list[Source]:
+    found = []
+    for path in walk_files(root):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(Source(path.as_posix(), path))
+        elif is_archive(path):
+            try:
+                found.extend(_archive_members(path))
+            except (OSError, zipfile.BadZipFile, tarfile.TarError):
+                continue  # an unrelated broken archive inside a photo folder is not an image
     return found
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from maskaway_cli.errors import UsageError
-from maskaway_cli.sources import IMAGE_SUFFIXES
+from maskaway_cli.sources import IMAGE_SUFFIXES, walk_files
 
 
 @dataclass(frozen=True)
@@ -78,16 +77,7 @@ def _add_file(path: Path, rel: Path, pairs, errors) -> None:
 
 
 def _folder_files(folder: Path, recursive: bool) -> list[Path]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            if p.suffix.lower() in IMAGE_SUFFIXES:
-                found.append(p)
-        if not recursive:
-            break
-    return found
+    return [p for p in walk_files(folder, recursive=recursive) if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def _unique_targets(pairs: list[tuple[Path, Path]], out_root: Path) -> list[Job]:
