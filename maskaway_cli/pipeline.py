@@ -113,7 +113,7 @@ class Unmasker:
         given = masks or [None] * len(crops)
         need = [i for i, g in enumerate(given) if g is None]
         probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
-        hard = [clean_mask(probs[i] >= self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
+        hard = [clean_mask(probs[i], self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
         out: list[FaceOutput] = []
         for start in range(0, len(crops), self.batch_size):
             stop = start + self.batch_size
@@ -165,24 +165,28 @@ class Unmasker:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
 
-def clean_mask(mask: np.ndarray) -> np.ndarray:
-    """Keep the big connected parts of a thresholded mask and grow it by ~1.5% of the crop side.
+def clean_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """Threshold segmenter probabilities ``(S,S)``, keep the big connected parts, and grow the mask by
+    ~1.5% of the crop side into the pixels the segmenter is unsure about.
 
     Specks far from the mask (a dark collar, a shadow) are dropped: components under 20% of the largest
-    one go. The small dilation covers the soft edge the segmenter is unsure about.
+    one go. The growth only takes neighbours with probability >= threshold / 2: the soft edge where the
+    segmenter hesitates is covered, while confident skin stays context for the generator (a blind
+    one-pixel dilation at 64 px costs ~0.5 dB in the mask).
     """
     import cv2
 
+    mask = probs >= threshold
     m = mask.astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if count <= 1:
-        return mask.astype(bool)
+        return mask
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = 1 + np.flatnonzero(areas >= 0.2 * areas.max())
     m = np.isin(labels, keep).astype(np.uint8)
     r = max(1, round(mask.shape[0] * 0.015))
-    m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    return m > 0
+    grown = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    return (m > 0) | (grown & (probs >= threshold / 2))
 
 
 # ---- photo level -----------------------------------------------------------------------------------

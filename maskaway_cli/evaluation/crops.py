@@ -68,8 +68,9 @@ def run_pipeline(unmasker, masked: np.ndarray) -> tuple[np.ndarray, list]:
     checks the outputs equal ``unmasker(crops)``."""
     from maskaway_cli.pipeline import clean_mask
 
-    raw = seg_probs(unmasker, masked) >= unmasker.threshold  # (B,S,S) bool
-    return raw, unmasker(list(masked), masks=[clean_mask(r).astype(np.uint8) * 255 for r in raw])
+    probs = seg_probs(unmasker, masked)  # (B,S,S) float32
+    cleaned = [clean_mask(p, unmasker.threshold).astype(np.uint8) * 255 for p in probs]
+    return probs >= unmasker.threshold, unmasker(list(masked), masks=cleaned)
 
 
 def _measure_batch(batch: Batch, unmasker, res: CropResults, sheet_ids: set[str]) -> None:

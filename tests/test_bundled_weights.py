@@ -1,0 +1,53 @@
+"""The default weights bundled in the package: metadata, and real unmasking (fails if they were random)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from maskaway_cli import paths
+from tests.helpers import FIXTURES, need
+
+BUNDLED = paths.bundled_weights_dir()
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    files = {k: BUNDLED / f"{k}.safetensors" for k in ("segmenter", "generator")}
+    if not all(p.is_file() for p in files.values()):
+        pytest.skip("no bundled weights in this checkout")
+    return files
+
+
+def test_bundled_weights_load_with_their_metadata(bundled):
+    from maskaway_cli.weights_io import load_model
+
+    for kind, path in bundled.items():
+        model, meta = load_model(path, kind=kind)
+        assert meta.kind == kind and meta.image_size == 64 and meta.info.get("dtype") == "float16"
+    assert sum(p.stat().st_size for p in bundled.values()) < 20 * 1024 * 1024
+
+
+def test_bundled_weights_unmask_a_masked_fixture(bundled):
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.faces.landmarks import predict_landmarks
+    from maskaway_cli.imageio import load_rgb
+    from maskaway_cli.pipeline import Unmasker, resolve_weights, unmask_photo
+    from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
+    from maskaway_cli.synth.photo import mask_photo
+
+    detect = make_detector(DetectorConfig())
+    unmasker = Unmasker(resolve_weights(()), device="cpu")  # the defaults, with nothing else installed
+    assert set(unmasker.weights.values()) == set(bundled.values())
+    errors_in, errors_out = [], []
+    for i, name in enumerate(("london_002_neutral.jpg", "london_012_neutral.jpg", "cc0_lisa2.jpg")):
+        rgb = load_rgb(need(FIXTURES) / name)
+        lm = predict_landmarks(rgb, max(detect(rgb), key=lambda d: d.size).box)
+        masked = mask_photo(rgb, [lm], MaskSynthesizer(SynthOptions()), np.random.default_rng(i))
+        result, region, outputs = unmask_photo(masked.rgb, unmasker, detect)
+        truth = masked.binary > 0
+        assert any(o.has_mask for o in outputs) and region[truth].mean() > 0.9  # the mask was found
+        errors_in.append(np.abs(masked.rgb[truth].astype(float) - rgb[truth]).mean())
+        errors_out.append(np.abs(result[truth].astype(float) - rgb[truth]).mean())
+    # in-mask error far below the masked input's: random weights would paint noise or flat colour
+    assert np.mean(errors_out) < 0.5 * np.mean(errors_in)
