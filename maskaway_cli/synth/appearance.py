@@ -85,17 +85,12 @@ def parse_texture(spec: str) -> str:
 @functools.lru_cache(maxsize=32)
 def load_texture_image(path: str) -> np.ndarray:
     """(H,W,3) uint8 RGB from an image file; ImageError if unreadable or larger than the pixel limit."""
-    from PIL import Image
+    from maskaway_cli.imageio import load_rgb
 
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_TEXTURE_PIXELS:
-                raise ImageError(f"texture {path} is too large ({im.width}x{im.height})")
-            return np.asarray(im.convert("RGB")).copy()
-    except ImageError:
-        raise
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"cannot read texture image {path}: {exc}") from None
+        return load_rgb(path, max_pixels=MAX_TEXTURE_PIXELS)
+    except ImageError as exc:
+        raise ImageError(f"cannot read texture image {exc}") from None
 
 
 def pattern(name: str, height: int, width: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskaway_cli.errors import TemplateError
+from maskaway_cli.errors import ImageError, TemplateError
 
 VARIANTS = ("", "left", "right")
 POINT_KEYS = ("mask_a", "mask_b", "mask_c", "mask_d", "mask_e", "mask_f")
@@ -131,17 +131,14 @@ def _point(value: str, section: str, key: str) -> tuple[float, float]:
 
 def read_rgba(path: Path) -> np.ndarray:
     """(H,W,4) uint8 straight-alpha RGBA from an image file; TemplateError if unreadable or huge."""
-    from PIL import Image
+    from maskaway_cli.imageio import load_image
 
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_TEMPLATE_PIXELS:
-                raise TemplateError(f"template {path} is too large ({im.width}x{im.height})")
-            return np.asarray(im.convert("RGBA")).copy()
-    except TemplateError:
-        raise
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise TemplateError(f"cannot read template image {path}: {exc}") from None
+        image = load_image(path, max_pixels=MAX_TEMPLATE_PIXELS, metadata=False)
+    except ImageError as exc:
+        raise TemplateError(f"cannot read template image {exc}") from None
+    alpha = image.alpha if image.alpha is not None else np.full(image.rgb.shape[:2], 255, np.uint8)
+    return np.dstack([image.rgb, alpha])  # (H,W,4)
 
 
 def check_anchors(anchors: np.ndarray, where: str) -> None:
