@@ -307,6 +307,21 @@ def test_jpeg_quality_estimate(quality):
     assert imageio.load_image(_save(Image.fromarray(_marked()), "PNG")).jpeg_quality is None
 
 
+@pytest.mark.parametrize("code", [0, 1, 2])
+def test_jpeg_subsampling_read_and_kept(code):
+    from PIL import JpegImagePlugin
+
+    loaded = imageio.load_image(_save(Image.fromarray(_marked(16, 16)), "JPEG", quality=95, subsampling=code))
+    assert loaded.jpeg_subsampling == code
+    again = imageio.encode_image(loaded.rgb, "JPEG", quality=95, subsampling=loaded.jpeg_subsampling)
+    assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(again))) == code
+    # Without an original to follow: 4:4:4 at high quality, 4:2:0 below 90.
+    for quality, expected in ((95, 0), (80, 2)):
+        fresh = imageio.encode_image(loaded.rgb, "JPEG", quality=quality)
+        assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(fresh))) == expected
+    assert imageio.load_image(_save(Image.fromarray(_marked()), "PNG")).jpeg_subsampling is None
+
+
 def test_icc_kept_only_when_it_describes_rgb():
     def fake_icc(space: bytes) -> bytes:
         return bytes(16) + space + bytes(108)

@@ -13,7 +13,7 @@ from PIL import Image
 from maskaway_cli.errors import FaceError, ImageError, TemplateError, UsageError
 from maskaway_cli.synth import appearance
 from maskaway_cli.synth.anchors import mean_face_landmarks
-from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions, _composite
+from maskaway_cli.synth.compose import COVER_ALPHA, MaskSynthesizer, SynthOptions, _composite
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MTF = SHARED / "masktheface"
@@ -65,10 +65,12 @@ def test_mask_lands_on_the_lower_face_at_every_size(size):
         for i in (37, 44):  # eyes free
             x, y = np.round(lm[i]).astype(int)
             assert res.binary[y, x] == 0, (res.info, i)
-        np.testing.assert_array_equal(res.binary, np.where(res.alpha >= 128, 255, 0))
+        np.testing.assert_array_equal(res.binary, np.where(res.alpha >= COVER_ALPHA, 255, 0))
         changed = (res.masked != face).any(axis=2)
         assert not (changed & (res.alpha == 0)).any()  # untouched wherever the warped alpha is 0
         assert changed[res.binary == 255].mean() > 0.95  # inside: really painted over
+        shift = np.abs(res.masked.astype(int) - face.astype(int)).max(axis=2)
+        assert shift[res.binary == 0].max() <= COVER_ALPHA  # no visible rim left outside the binary
         fractions.append((res.binary == 255).mean())
         json.dumps(res.info)
     assert 0.15 < np.mean(fractions) < 0.45
@@ -242,6 +244,6 @@ def test_masktheface_templates_pooled_with_builtin():
         x, y = np.round(lm[57]).astype(int)
         assert res.binary[y, x] == 255
         changed = (res.masked != face).any(axis=2)
-        np.testing.assert_array_equal(res.binary, np.where(res.alpha >= 128, 255, 0))
+        np.testing.assert_array_equal(res.binary, np.where(res.alpha >= COVER_ALPHA, 255, 0))
         assert not (changed & (res.alpha == 0)).any()
     assert any(n.startswith("mtf/") for n in names) and any(not n.startswith("mtf/") for n in names)

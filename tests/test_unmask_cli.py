@@ -77,7 +77,8 @@ def test_jpeg_keeps_quality_exif_and_icc(tmp_path, weights):
     from PIL import ImageCms
 
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    Image.fromarray(_smooth(96, 128)).save(src / "p.jpg", quality=83, exif=exif.tobytes(), icc_profile=icc)
+    Image.fromarray(_smooth(96, 128)).save(src / "p.jpg", quality=83, subsampling=1, exif=exif.tobytes(),
+                                           icc_profile=icc)  # 4:2:2: not what a fresh save would pick
     Image.fromarray(np.full((128, 96), 255, np.uint8)).save(masks / "p.png")  # (after rotation)
     r = _run(str(src), "-o", str(tmp_path / "o"), "--aligned", "--mask-dir", str(masks), "--workers", "1", *weights)
     assert r.exit_code == 0, r.output
@@ -87,7 +88,8 @@ def test_jpeg_keeps_quality_exif_and_icc(tmp_path, weights):
     assert got[0x010F] == "TestCam" and got.get(0x0112, 1) == 1 and "MaskAway" in got[0x010E]
     from maskaway_cli.imageio import load_image
 
-    assert abs(load_image(tmp_path / "o" / "p.jpg").jpeg_quality - 83) <= 2
+    written = load_image(tmp_path / "o" / "p.jpg")
+    assert abs(written.jpeg_quality - 83) <= 2 and written.jpeg_subsampling == 1
 
 
 def test_real_fixture_through_detection(tmp_path, weights):

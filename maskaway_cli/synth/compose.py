@@ -21,6 +21,10 @@ from maskaway_cli.synth.templates import MaskTemplate, TemplateSet, builtin_temp
 
 REFERENCE_LUMA = 165.0  # face brightness under which a template is shown as drawn
 BUCKETS_PER_OCTAVE = 4  # template pre-scale steps: 2**(1/4), at most 19% larger than needed
+# The binary mask covers every pixel the template visibly changed, anti-aliased rim and thin ear loops
+# included: a pixel left outside it moves by at most 16/255 of the way to the mask's colour. A half-way
+# threshold (128) left a faint outline that the inpainter was never asked to paint over.
+COVER_ALPHA = 16
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class SynthResult:
     masked: np.ndarray  # (S,S,3) uint8 RGB: face wearing the mask
     binary: np.ndarray  # (S,S) uint8, 255 where the mask is, 0 elsewhere
     info: dict  # JSON-able: mask_type, template, variant, color, texture, turn
-    alpha: np.ndarray | None = None  # (S,S) uint8 warped template alpha; binary == (alpha >= 128) * 255
+    alpha: np.ndarray | None = None  # (S,S) uint8 warped template alpha; binary == (alpha >= COVER_ALPHA) * 255
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ class MaskSynthesizer:
         scaled = self._scaled_for(template, dst)
         rgba = self._paint(scaled, color, texture)
         masked, alpha = _composite(face, rgba, _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0]))
-        binary = np.where(alpha >= 128, 255, 0).astype(np.uint8)  # exactly the alpha used to blend
+        binary = np.where(alpha >= COVER_ALPHA, 255, 0).astype(np.uint8)  # from the very alpha used to blend
         info = {
             "mask_type": mask_type,
             "template": template.name,

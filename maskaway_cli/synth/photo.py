@@ -9,6 +9,7 @@ import numpy as np
 
 from maskaway_cli.faces.align import TEMPLATE_LEFT_EYE, TEMPLATE_RIGHT_EYE, align_face, unalign
 from maskaway_cli.faces.landmarks import eye_centres
+from maskaway_cli.synth.compose import COVER_ALPHA
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,6 @@ def mask_photo(rgb: np.ndarray, faces_landmarks: list[np.ndarray], synthesizer, 
         touched = a > 0
         blended = a[..., None] * colour.astype(np.float32) + (1 - a[..., None]) * out.astype(np.float32)
         out[touched] = np.clip(blended[touched] + 0.5, 0, 255).astype(np.uint8)
-        binary[a >= 0.5] = 255
+        binary[a >= COVER_ALPHA / 255.0] = 255
         infos.append(result.info)
     return MaskedPhoto(out, binary, infos)

@@ -156,7 +156,9 @@ def _write_photo(target: Path, image, rgb: np.ndarray, removed: int, weights_not
     elif note:  # JPEG, WebP, TIFF: EXIF ImageDescription
         exif = exif_with_description(exif, note)
     quality = image.jpeg_quality if fmt == "JPEG" else None
-    data = encode_image(pixels, fmt, quality=quality, icc_profile=image.icc_profile, exif=exif, text=text)
+    subsampling = image.jpeg_subsampling if fmt == "JPEG" else None
+    data = encode_image(pixels, fmt, quality=quality, icc_profile=image.icc_profile, exif=exif, text=text,
+                        subsampling=subsampling)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, data)
 
