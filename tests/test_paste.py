@@ -67,3 +67,35 @@ def test_a_crop_falling_outside_the_photo_changes_nothing():
     matrix = np.array([[0.25, 0, 900.0], [0, 0.25, 900.0]])  # the face is far off-photo
     out = paste_back(photo, np.zeros((64, 64, 3), np.uint8), mask, matrix)
     assert not out.region.any() and np.array_equal(out.rgb, photo)
+
+
+def _fine_std(rgb: np.ndarray, where: np.ndarray, sigma: float) -> float:
+    import cv2
+
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fine = luma - cv2.GaussianBlur(luma, (0, 0), sigmaX=sigma)
+    return float(fine[where].std())
+
+
+def test_painted_region_gets_the_photos_own_grain():
+    import cv2
+
+    rng = np.random.default_rng(1)
+    photo = np.clip(128 + rng.normal(0, 5, (400, 400, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])  # 4 photo px per crop px
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:50, 20:44] = 255
+    crop = np.full((64, 64, 3), 128, np.uint8)  # a smooth painted face, as a 64 px model gives
+    out = paste_back(photo, crop, mask, matrix)
+    inner = cv2.erode(out.region.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0  # full weight
+    assert inner.sum() > 1000
+    photo_grain, painted_grain = _fine_std(photo, ~out.region, 2.0), _fine_std(out.rgb, inner, 2.0)
+    assert 0.6 * photo_grain < painted_grain < 1.4 * photo_grain, (photo_grain, painted_grain)
+    assert abs(float(out.rgb[inner].mean()) - 128) < 1.5  # grain, not a shift of tone
+    again = paste_back(photo, crop, mask, matrix)
+    assert np.array_equal(again.rgb, out.rgb)  # deterministic
+    assert np.array_equal(out.rgb[~out.region], photo[~out.region])
+    # a face at the crop's own resolution carries its own detail: nothing is added
+    same = paste_back(photo, crop, mask, np.array([[1.0, 0, -100.0], [0, 1.0, -100.0]]))
+    inner_same = cv2.erode(same.region.astype(np.uint8), np.ones((11, 11), np.uint8)) > 0
+    assert _fine_std(same.rgb, inner_same, 0.5) < 0.5

@@ -5,10 +5,15 @@ skin just around the mask, all in crop space at ``WORK``× the crop's resolution
 with the photo, and the edge is as smooth on a 4000 px photo as on a 400 px one. The edited crop
 (bicubic) and the blend weight (bilinear) are then warped back with the inverse alignment and blended.
 Every pixel where the weight is 0 keeps its input value bit for bit.
+
+A 64 px face upsampled onto a big photo has no detail finer than a crop pixel, and reads as a smooth
+patch in a grainy photo. So the photo's own fine grain (sensor noise, skin texture, JPEG noise) is
+measured just outside the region and matching grain is added inside it, as compositors do.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +26,9 @@ FEATHER = 0.05  # width of the soft edge, inside the dilated mask
 RING = 0.04  # width of the skin bands either side of the mask edge compared for colour matching
 MAX_SHIFT = 24.0  # largest colour correction, in 8-bit levels
 WORK = 4  # mask work is done at this many times the crop's resolution
+GRAIN_MIN_SCALE = 1.5  # photo px per crop px below which the crop carries the photo's detail itself
+GRAIN_MAX = 8.0  # largest grain std added, in 8-bit levels (a ring of hair or beard is not skin grain)
+GRAIN_TILE = 256  # side of the cached unit-std noise tile
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,9 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
         return Pasted(out, region_full)
     # only the part of the photo under the weighted region: the warps cost what the mask covers
     box = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.max() + 1]], float) / WORK + [[-1], [1]]  # crop px
-    x0, y0, x1, y1 = _footprint(matrix, box, photo.shape[:2])
+    scale = _photo_px_per_crop_px(matrix)
+    margin = int(np.ceil(2 * scale)) + 2 if scale >= GRAIN_MIN_SCALE else 0  # room for the grain ring
+    x0, y0, x1, y1 = _footprint(matrix, box, photo.shape[:2], margin=margin)
     if x1 <= x0 or y1 <= y0:
         return Pasted(out, region_full)
     roi = (x1 - x0, y1 - y0)
@@ -64,7 +74,10 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     patch = out[y0:y1, x0:x1]
     w = weight[region][:, None]  # (N,1)
     old = patch[region].astype(np.float32)  # (N,3)
-    patch[region] = np.clip(old + w * (new[region].astype(np.float32) - old) + 0.5, 0, 255).astype(np.uint8)
+    blended = old + w * (new[region].astype(np.float32) - old)  # (N,3)
+    if margin:
+        blended += w * _grain(patch, region, scale, seed=int(x0 * 7919 + y0))[:, None]
+    patch[region] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     region_full[y0:y1, x0:x1] = region
     return Pasted(out, region_full)
 
@@ -105,6 +118,43 @@ def _match_colour(crop: np.ndarray, mask: np.ndarray, band: float) -> np.ndarray
     return out
 
 
+def _photo_px_per_crop_px(matrix: np.ndarray) -> float:
+    return float(1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+
+
+def _grain(patch: np.ndarray, region: np.ndarray, scale: float, *, seed: int) -> np.ndarray:
+    """Luma grain for the ``region`` pixels of ``patch`` (h,w,3 uint8, the photo before blending): (N,)
+    float32 with the std of the photo's own detail finer than a crop pixel, measured in a ring just
+    outside the region (median absolute deviation: an edge of hair or background in the ring barely
+    moves it)."""
+    import cv2
+
+    luma = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY).astype(np.float32)  # (h,w)
+    fine = luma - cv2.GaussianBlur(luma, (0, 0), sigmaX=scale / 2)  # what a crop pixel cannot hold
+    ring = _dilate(region, 2 * scale) & ~region
+    if ring.sum() < 50:
+        return np.zeros(int(region.sum()), np.float32)
+    values = fine[ring]
+    std = min(1.4826 * float(np.median(np.abs(values - np.median(values)))), GRAIN_MAX)
+    h, w = region.shape
+    tile = _noise_tile()
+    rng = np.random.default_rng(seed)  # a fixed offset per face: the same photo gives the same output
+    oy, ox = rng.integers(0, GRAIN_TILE, size=2)
+    ys, xs = np.nonzero(region)
+    return std * tile[(ys + oy) % GRAIN_TILE, (xs + ox) % GRAIN_TILE]  # (N,)
+
+
+@functools.lru_cache(maxsize=1)
+def _noise_tile() -> np.ndarray:
+    """(T,T) float32 noise with unit std, correlated over about a pixel like sensor noise and pores."""
+    import cv2
+
+    noise = np.random.default_rng(0).standard_normal((GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
+    wrapped = np.pad(noise, 4, mode="wrap")  # blurred as a torus, so the tile repeats without a seam
+    noise = cv2.GaussianBlur(wrapped, (0, 0), sigmaX=0.6)[4:-4, 4:-4]
+    return noise / noise.std()
+
+
 def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
     import cv2
 
@@ -113,15 +163,15 @@ def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), kernel) > 0
 
 
-def _footprint(matrix: np.ndarray, box: np.ndarray, shape) -> tuple[int, int, int, int]:
+def _footprint(matrix: np.ndarray, box: np.ndarray, shape, *, margin: int = 0) -> tuple[int, int, int, int]:
     """Bounding box (x0, y0, x1, y1) in the photo of a crop-space box ``[[x0,y0],[x1,y1]]`` (plus two
-    pixels), clipped to the photo."""
+    pixels and ``margin``), clipped to the photo."""
     (bx0, by0), (bx1, by1) = box
     square = np.array([[bx0, by0], [bx1, by0], [bx0, by1], [bx1, by1]], float)
     corners = transform_points(square, invert(matrix))
     h, w = shape
-    x0, y0 = np.floor(corners.min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 2
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int) - 2 - margin
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 2 + margin
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
