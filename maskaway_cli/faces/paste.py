@@ -27,8 +27,9 @@ RING = 0.04  # width of the skin bands either side of the mask edge compared for
 MAX_SHIFT = 24.0  # largest colour correction, in 8-bit levels
 WORK = 4  # mask work is done at this many times the crop's resolution
 GRAIN_MIN_SCALE = 1.5  # photo px per crop px below which the crop carries the photo's detail itself
-GRAIN_MAX = 8.0  # largest grain std added, in 8-bit levels (a ring of hair or beard is not skin grain)
-GRAIN_TILE = 256  # side of the cached unit-std noise tile
+GRAIN_MAX = 4.0  # largest grain std added, in 8-bit levels (a ring of hair or beard is not skin grain)
+GRAIN_TILE = 256  # side of the cached noise tile
+GRAIN_SIGMA = 1.0  # grain = luma minus its Gaussian blur of this many photo px: pixel-level detail only
 
 
 @dataclass(frozen=True)
@@ -124,19 +125,21 @@ def _photo_px_per_crop_px(matrix: np.ndarray) -> float:
 
 def _grain(patch: np.ndarray, region: np.ndarray, scale: float, *, seed: int) -> np.ndarray:
     """Luma grain for the ``region`` pixels of ``patch`` (h,w,3 uint8, the photo before blending): (N,)
-    float32 with the std of the photo's own detail finer than a crop pixel, measured in a ring just
-    outside the region (median absolute deviation: an edge of hair or background in the ring barely
-    moves it)."""
+    float32 whose pixel-level detail has the strength of the photo's own in a ring just outside the
+    region. Only the finest band is matched: measuring a coarser band and filling it with pixel noise
+    gave sand, not skin.
+
+    The strength comes from the lower quartile of the detail's magnitude (for Gaussian grain,
+    q25(|x|) = 0.3186 std), so the skin sets it: hair, stubble or a background edge in the ring only make
+    up the upper part."""
     import cv2
 
     luma = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY).astype(np.float32)  # (h,w)
-    fine = luma - cv2.GaussianBlur(luma, (0, 0), sigmaX=scale / 2)  # what a crop pixel cannot hold
+    fine = luma - cv2.GaussianBlur(luma, (0, 0), sigmaX=GRAIN_SIGMA)  # (h,w) pixel-level detail
     ring = _dilate(region, 2 * scale) & ~region
     if ring.sum() < 50:
         return np.zeros(int(region.sum()), np.float32)
-    values = fine[ring]
-    std = min(1.4826 * float(np.median(np.abs(values - np.median(values)))), GRAIN_MAX)
-    h, w = region.shape
+    std = min(float(np.percentile(np.abs(fine[ring]), 25)) / 0.3186, GRAIN_MAX)
     tile = _noise_tile()
     rng = np.random.default_rng(seed)  # a fixed offset per face: the same photo gives the same output
     oy, ox = rng.integers(0, GRAIN_TILE, size=2)
@@ -146,13 +149,15 @@ def _grain(patch: np.ndarray, region: np.ndarray, scale: float, *, seed: int) ->
 
 @functools.lru_cache(maxsize=1)
 def _noise_tile() -> np.ndarray:
-    """(T,T) float32 noise with unit std, correlated over about a pixel like sensor noise and pores."""
+    """(T,T) float32 noise correlated over about a pixel like sensor noise, scaled so that its own
+    pixel-level detail (as ``_grain`` measures it) has unit std."""
     import cv2
 
     noise = np.random.default_rng(0).standard_normal((GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
     wrapped = np.pad(noise, 4, mode="wrap")  # blurred as a torus, so the tile repeats without a seam
-    noise = cv2.GaussianBlur(wrapped, (0, 0), sigmaX=0.6)[4:-4, 4:-4]
-    return noise / noise.std()
+    noise = cv2.GaussianBlur(wrapped, (0, 0), sigmaX=0.6)
+    band = noise - cv2.GaussianBlur(noise, (0, 0), sigmaX=GRAIN_SIGMA)
+    return noise[4:-4, 4:-4] / band[4:-4, 4:-4].std()
 
 
 def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
