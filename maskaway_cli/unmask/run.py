@@ -1,13 +1,19 @@
-"""The main loop of ``maskaway unmask``: stage A in workers → models here, batched → stage B in workers."""
+"""The main loop of ``maskaway unmask``: stage A in workers → models here, batched → stage B in workers.
+
+Only crops, matrices and file names pass through this process; the photos themselves go from stage A to
+stage B through a spool folder (``spool.py``)."""
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
 import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from maskaway_cli.progress import Reporter, null_reporter
@@ -79,7 +85,8 @@ def unmask(config: UnmaskConfig, *, stdin_lines: list[str] | None = None,
     config.output.mkdir(parents=True, exist_ok=True)
     reporter("begin", task="unmask", total=len(jobs), description="Unmasking")
     try:
-        with _share_cpu(unmasker, config.workers), _pool(config, unmasker.size) as pool:
+        with _share_cpu(unmasker, config.workers), _spool_dir(config.workers) as spool_dir, \
+                _pool(config, unmasker.size, spool_dir) as pool:
             _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start)
     finally:
         reporter("end", task="unmask")
@@ -103,11 +110,26 @@ def _share_cpu(unmasker, workers: int):
         torch.set_num_threads(before)
 
 
-def _pool(config: UnmaskConfig, size: int):
+@contextlib.contextmanager
+def _spool_dir(workers: int):
+    """A private folder for photos parked between the two worker stages (see ``spool.py``); removed with
+    whatever is left in it when the run ends, however it ends."""
+    if workers == 1:  # one process: the pixels never leave it
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="maskaway-spool-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pool(config: UnmaskConfig, size: int, spool_dir: Path | None):
     if config.workers == 1:
-        init_worker(config, size, quiet_sigint=False)
+        init_worker(config, size)
         return _Inline()
-    return mp.get_context("spawn").Pool(config.workers, initializer=init_worker, initargs=(config, size))
+    return mp.get_context("spawn").Pool(config.workers, initializer=init_worker,
+                                        initargs=(config, size, spool_dir))
 
 
 def _filter_existing(jobs: list[Job], config: UnmaskConfig, summary: UnmaskSummary) -> list[Job]:

@@ -7,7 +7,7 @@ one-line reason so the batch goes on.
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 from maskaway_cli.errors import ImageError, MaskAwayError
 from maskaway_cli.sources import IMAGE_SUFFIXES
 from maskaway_cli.unmask.plan import Job, UnmaskConfig, side_path
+from maskaway_cli.unmask.spool import Spooled, spool, unspool
 
 PROVENANCE = ("MaskAway {version} synthesized the face region that a mask covered ({faces} face(s)) with "
               "weights {weights}; that region is a plausible guess, not the person's real face.")
@@ -33,22 +34,27 @@ class Face:
 class Prepared:
     index: int
     job: Job
-    image: Any = None  # imageio.LoadedImage
+    image: Any = None  # imageio.LoadedImage; its pixels are in ``spooled`` when that is set
     faces: list[Face] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    spooled: tuple[Spooled, Spooled | None] | None = None  # (rgb, alpha) parked for stage B
+
+    def spool_paths(self) -> list[str]:
+        return [ref.path for ref in self.spooled or () if ref is not None]
 
 
 _STATE: dict[str, Any] = {}
 
 
-def init_worker(config: UnmaskConfig, size: int, quiet_sigint: bool = True) -> None:
+def init_worker(config: UnmaskConfig, size: int, spool_dir: Path | None = None) -> None:
+    """Set up a worker; ``spool_dir`` (worker processes only) is where stage A parks the pixels."""
     import cv2
 
-    if quiet_sigint:
+    if spool_dir is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
     cv2.setNumThreads(1)
-    _STATE.update(config=config, size=size)
+    _STATE.update(config=config, size=size, spool_dir=spool_dir)
     if not config.aligned:
         from maskaway_cli.faces.detect import DetectorConfig, make_detector
 
@@ -66,7 +72,35 @@ def prepare(task: tuple[int, Job]) -> Prepared:
         faces = _faces(image.rgb, job)
     except MaskAwayError as exc:
         return Prepared(index, job, error=_one_line(exc, job.source))
-    return Prepared(index, job, image, faces, notes)
+    return _park(Prepared(index, job, image, faces, notes))
+
+
+def _park(prepared: Prepared) -> Prepared:
+    """In a worker process, move the photo's pixels to the spool so they skip the main process."""
+    folder, image = _STATE.get("spool_dir"), prepared.image
+    if folder is None:
+        return prepared
+    rgb = spool(image.rgb, folder)
+    alpha = spool(image.alpha, folder) if rgb is not None and image.alpha is not None else None
+    if rgb is None or (image.alpha is not None and alpha is None):  # disk full: send them by value
+        if rgb is not None:
+            Path(rgb.path).unlink(missing_ok=True)
+        return prepared
+    bare = replace(image, rgb=np.zeros((0, 0, 3), np.uint8), alpha=None)  # no pixels ride along
+    return replace(prepared, image=bare, spooled=(rgb, alpha))
+
+
+def _unpark(prepared: Prepared):
+    """The photo of ``prepared`` with its pixels back (reading and deleting the spool files)."""
+    if prepared.spooled is None:
+        return prepared.image
+    rgb_ref, alpha_ref = prepared.spooled
+    try:
+        rgb = unspool(rgb_ref)
+        alpha = unspool(alpha_ref) if alpha_ref is not None else None
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"lost its pixels between stages: {exc}") from exc
+    return replace(prepared.image, rgb=rgb, alpha=alpha)
 
 
 def _faces(rgb: np.ndarray, job: Job) -> list[Face]:
@@ -128,8 +162,9 @@ def finish(task: tuple[Prepared, list, str]) -> Finished:
 
     prepared, outputs, weights_note = task
     config: UnmaskConfig = _STATE["config"]
-    image, job = prepared.image, prepared.job
+    job = prepared.job
     try:
+        image = _unpark(prepared)
         rgb, region = paste_faces(image.rgb, [f.matrix for f in prepared.faces], outputs)
         removed = sum(o.has_mask for o in outputs)
         _write_photo(job.target, image, rgb, removed, weights_note, config)

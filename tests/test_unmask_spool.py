@@ -1,0 +1,84 @@
+"""Photos parked between unmask's two worker stages (``unmask/spool.py``)."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from maskaway_cli.cli.app import app
+from maskaway_cli.unmask.spool import spool, unspool
+from tests.unmask_helpers import make_weights
+
+
+def test_spool_round_trip_deletes_the_file(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8)
+    ref = spool(rgb, tmp_path)
+    assert ref is not None and Path(ref.path).parent == tmp_path
+    back = unspool(ref)
+    assert back.dtype == np.uint8 and np.array_equal(back, rgb)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OSError):
+        unspool(ref)  # gone once taken
+
+
+def test_spool_failure_leaves_nothing_and_says_none(tmp_path):
+    assert spool(np.zeros((4, 4, 3), np.uint8), tmp_path / "missing") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def _rgba_inputs(folder: Path) -> None:
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        rgba = rng.integers(0, 255, (96, 80, 4), dtype=np.uint8)
+        Image.fromarray(rgba).save(folder / f"p{i}.png")
+
+
+def test_stage_a_parks_the_pixels_and_stage_b_takes_them(tmp_path):
+    from maskaway_cli.unmask.plan import Job, UnmaskConfig
+    from maskaway_cli.unmask.stages import finish, init_worker, prepare
+
+    _rgba_inputs(tmp_path / "in")
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    config = UnmaskConfig(inputs=(str(tmp_path / "in"),), output=tmp_path / "out", aligned=True)
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        init_worker(config, 64, spool_dir)
+        job = Job(tmp_path / "in" / "p0.png", tmp_path / "out" / "p0.png")
+        prepared = prepare((0, job))
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert prepared.error is None and prepared.spooled is not None
+    assert prepared.image.rgb.size == 0 and prepared.image.alpha is None  # no pixels ride along
+    assert sorted(Path(p).name for p in prepared.spool_paths()) == sorted(p.name for p in spool_dir.iterdir())
+    assert len(prepared.spool_paths()) == 2  # rgb and alpha
+    done = finish((prepared, [], "w"))
+    assert done.error is None and list(spool_dir.iterdir()) == []
+    written = np.asarray(Image.open(job.target))
+    assert np.array_equal(written, np.asarray(Image.open(job.source)))  # no face: written unchanged
+
+
+def test_workers_give_the_same_files_and_leave_no_spool(tmp_path, monkeypatch):
+    w = make_weights(tmp_path / "w")
+    weights = ["--weights", str(w["segmenter"]), "--weights", str(w["generator"])]
+    _rgba_inputs(tmp_path / "in")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    runner = CliRunner()
+    outputs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        r = runner.invoke(app, ["unmask", str(tmp_path / "in"), "-o", str(out), "--aligned", "--workers", workers,
+                                *weights], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        outputs[workers] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert outputs["1"] == outputs["2"] and len(outputs["2"]) == 3
+    assert list(temp.iterdir()) == []  # the spool folder went with the run
