@@ -82,6 +82,43 @@ def detection_rate(folder: Path, workers: int) -> float:
         return len(files) / (time.perf_counter() - start)
 
 
+def stage_costs(folder: Path, weights: list[str], limit: int = 16) -> dict[str, float]:
+    """Milliseconds per photo of each step on one core, in this process (no workers, no pipes): what the
+    throughput ratio is made of."""
+    import cv2
+    import torch
+
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.imageio import atomic_write_bytes, encode_image, load_image
+    from maskaway_cli.pipeline import Unmasker, find_faces, paste_faces, resolve_weights
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    detect = make_detector(DetectorConfig())
+    unmasker = Unmasker(resolve_weights(tuple(weights[1::2])), device="cpu")
+    files = sorted(folder.glob("*.jpg"))[:limit]
+    costs: dict[str, float] = {}
+
+    def timed(name, fn):
+        start = time.perf_counter()
+        value = fn()
+        if timing:
+            costs[name] = costs.get(name, 0.0) + (time.perf_counter() - start) * 1000 / len(files)
+        return value
+
+    for timing, path in [(False, files[0])] + [(True, f) for f in files]:  # the first pass loads models
+        image = timed("load", lambda: load_image(path))
+        timed("detect", lambda: detect(image.rgb))
+        faces = timed("detect+landmarks+align", lambda: find_faces(image.rgb, detect, unmasker.size))
+        outputs = timed("models", lambda: unmasker([f.crop for f in faces]))
+        rgb, _ = timed("paste", lambda: paste_faces(image.rgb, [f.matrix for f in faces], outputs))
+        data = timed("encode", lambda: encode_image(rgb, "JPEG", quality=image.jpeg_quality, exif=image.exif,
+                                                     icc_profile=image.icc_profile,
+                                                     subsampling=image.jpeg_subsampling))
+        timed("write", lambda: atomic_write_bytes(folder.parent / "stage_costs.jpg", data))
+    return costs
+
+
 def run_unmask(args: list[str]) -> tuple[dict, float, int, int]:
     cmd = [sys.executable, "-c", RSS_PROBE, "unmask", *args, "--json"]
     start = time.perf_counter()
@@ -137,6 +174,14 @@ def main() -> None:
         n_few = make_inputs(args.shared / "faces" / "fixtures", few, few_masks, max(1, args.copies // 4))
         weights = ensure_weights([w for spec in args.weights for w in ("--weights", spec)], tmp, args.width)
         common = ["--workers", str(args.workers), *weights]
+
+        costs = stage_costs(photos, weights)
+        print("one core, in-process, ms per photo: " + ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
+        base = costs["load"] + costs["detect"]
+        extra = costs["detect+landmarks+align"] - costs["detect"] + sum(
+            costs[k] for k in ("models", "paste", "encode", "write"))
+        print(f"  work on top of load + detect: {extra:.1f} ms = {extra / base:.0%} of it; the ratio can be at "
+              f"most {base / (base + extra):.0%} before any process overhead")
 
         det = detection_rate(photos, args.workers)
         print(f"detection alone (load + detect): {det:.2f} photos/s ({n} photos, {args.workers} workers, "

@@ -73,12 +73,15 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     new_u8 = np.clip(new_crop + 0.5, 0, 255).astype(np.uint8)  # uint8 warps ~2x faster than float
     new = cv2.warpAffine(new_u8, to_roi, roi, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     patch = out[y0:y1, x0:x1]
-    w = weight[region][:, None]  # (N,1)
-    old = patch[region].astype(np.float32)  # (N,3)
-    blended = old + w * (new[region].astype(np.float32) - old)  # (N,3)
+    # Dense over the ROI (faster than gathering the region's pixels): where the weight is 0 the sum is
+    # exactly the old integer value, so those pixels come back bit for bit.
+    w = weight[..., None]  # (h,w,1)
+    old = patch.astype(np.float32)  # (h,w,3)
+    blended = old + w * (new.astype(np.float32) - old)  # (h,w,3)
     if margin:
-        blended += w * _grain(patch, region, scale, seed=int(x0 * 7919 + y0))[:, None]
-    patch[region] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        blended += w * _grain(patch, region, scale, seed=int(x0 * 7919 + y0))[..., None]
+    np.clip(blended + 0.5, 0, 255, out=blended)
+    patch[...] = blended.astype(np.uint8)
     region_full[y0:y1, x0:x1] = region
     return Pasted(out, region_full)
 
@@ -92,7 +95,8 @@ def _weight(mask: np.ndarray, side: int) -> np.ndarray:
     # each crop pixel is a 10 px step, which would show through the feather
     hard = cv2.GaussianBlur(up, (0, 0), sigmaX=WORK) >= 0.5
     size = mask.shape[0]
-    region = _dilate(hard, DILATE * size * WORK)
+    # grow by DILATE (a distance transform: a big round kernel costs several times more)
+    region = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 5) <= max(1, round(DILATE * size * WORK))
     dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)  # px to the nearest outside
     t = np.clip(dist / max(FEATHER * size * WORK, 1.0), 0.0, 1.0)
     return (t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: no visible kink at either end
@@ -124,8 +128,7 @@ def _photo_px_per_crop_px(matrix: np.ndarray) -> float:
 
 
 def _grain(patch: np.ndarray, region: np.ndarray, scale: float, *, seed: int) -> np.ndarray:
-    """Luma grain for the ``region`` pixels of ``patch`` (h,w,3 uint8, the photo before blending): (N,)
-    float32 whose pixel-level detail has the strength of the photo's own in a ring just outside the
+    """Luma grain (h,w) float32 for ``patch`` (h,w,3 uint8, the photo before blending), whose pixel-level detail has the strength of the photo's own in a ring just outside the
     region. Only the finest band is matched: measuring a coarser band and filling it with pixel noise
     gave sand, not skin.
 
@@ -136,15 +139,17 @@ def _grain(patch: np.ndarray, region: np.ndarray, scale: float, *, seed: int) ->
 
     luma = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY).astype(np.float32)  # (h,w)
     fine = luma - cv2.GaussianBlur(luma, (0, 0), sigmaX=GRAIN_SIGMA)  # (h,w) pixel-level detail
-    ring = _dilate(region, 2 * scale) & ~region
+    outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)  # (h,w) px to the region
+    ring = (outside > 0) & (outside <= 2 * scale)
     if ring.sum() < 50:
-        return np.zeros(int(region.sum()), np.float32)
+        return np.zeros(region.shape, np.float32)
     std = min(float(np.percentile(np.abs(fine[ring]), 25)) / 0.3186, GRAIN_MAX)
     tile = _noise_tile()
     rng = np.random.default_rng(seed)  # a fixed offset per face: the same photo gives the same output
     oy, ox = rng.integers(0, GRAIN_TILE, size=2)
-    ys, xs = np.nonzero(region)
-    return std * tile[(ys + oy) % GRAIN_TILE, (xs + ox) % GRAIN_TILE]  # (N,)
+    h, w = region.shape
+    reps = (-(-(h + oy) // GRAIN_TILE), -(-(w + ox) // GRAIN_TILE))
+    return std * np.tile(tile, reps)[oy : oy + h, ox : ox + w]  # (h,w)
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,14 +163,6 @@ def _noise_tile() -> np.ndarray:
     noise = cv2.GaussianBlur(wrapped, (0, 0), sigmaX=0.6)
     band = noise - cv2.GaussianBlur(noise, (0, 0), sigmaX=GRAIN_SIGMA)
     return noise[4:-4, 4:-4] / band[4:-4, 4:-4].std()
-
-
-def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
-    import cv2
-
-    r = max(1, int(round(radius)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
 
 
 def _footprint(matrix: np.ndarray, box: np.ndarray, shape, *, margin: int = 0) -> tuple[int, int, int, int]:
