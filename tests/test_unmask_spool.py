@@ -82,3 +82,35 @@ def test_workers_give_the_same_files_and_leave_no_spool(tmp_path, monkeypatch):
         outputs[workers] = {p.name: p.read_bytes() for p in out.iterdir()}
     assert outputs["1"] == outputs["2"] and len(outputs["2"]) == 3
     assert list(temp.iterdir()) == []  # the spool folder went with the run
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_stopping_a_run_leaves_whole_outputs_and_no_spool(tmp_path, sig, code):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    w = make_weights(tmp_path / "w")
+    src, out, temp = tmp_path / "in", tmp_path / "out", tmp_path / "tmp"
+    src.mkdir(), temp.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(150):
+        Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(src / f"p{i:03d}.png")
+    env = {**os.environ, "TMPDIR": str(temp), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "maskaway_cli", "unmask", str(src), "-o", str(out), "--aligned", "--workers", "2",
+           "--weights", str(w["segmenter"]), "--weights", str(w["generator"])]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out.is_dir() and any(out.glob("p*.png"))):
+        time.sleep(0.05)
+    assert any(temp.iterdir())  # the spool folder exists while the run goes on
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    written = sorted(out.iterdir())
+    assert 0 < len(written) < 150  # stopped part-way ...
+    for path in written:  # ... and every file there is a whole image, no temp file left
+        assert path.suffix == ".png"
+        Image.open(path).load()
+    assert list(temp.iterdir()) == []
