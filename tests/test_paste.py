@@ -99,3 +99,17 @@ def test_painted_region_gets_the_photos_own_grain():
     same = paste_back(photo, crop, mask, np.array([[1.0, 0, -100.0], [0, 1.0, -100.0]]))
     inner_same = cv2.erode(same.region.astype(np.uint8), np.ones((11, 11), np.uint8)) > 0
     assert _fine_std(same.rgb, inner_same, 1.0) < 0.5
+
+
+def test_a_mask_running_off_the_crop_fades_out_at_the_crop_border():
+    photo = np.full((500, 400, 3), 120, np.uint8)
+    matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])  # crop row 63 lands at photo y ~ 333
+    mask = np.zeros((64, 64), np.uint8)
+    mask[40:64, 16:48] = 255  # down to the crop's bottom edge
+    crop = np.full((64, 64, 3), 120, np.uint8)
+    crop[mask > 0] = 200
+    out = paste_back(photo, crop, mask, matrix)
+    column = out.rgb[:, int((32 + 20) / 0.25), 0].astype(int)  # down through the mask's middle
+    assert column[300] > 170  # painted (colour-matched) well inside ...
+    assert np.abs(np.diff(column[300:])).max() <= 8  # ... then a gradual fade towards the crop's bottom edge
+    assert (column[340:] == 120).all()  # nothing below the crop

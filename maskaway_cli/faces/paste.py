@@ -97,7 +97,10 @@ def _weight(mask: np.ndarray, side: int) -> np.ndarray:
     size = mask.shape[0]
     # grow by DILATE (a distance transform: a big round kernel costs several times more)
     region = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 5) <= max(1, round(DILATE * size * WORK))
-    dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)  # px to the nearest outside
+    # The crop's border counts as outside: a mask running off the crop (a respirator's cartridges, a
+    # chin below the crop) then fades out there instead of ending in a straight line across the photo.
+    framed = np.pad(region.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(framed, cv2.DIST_L2, 5)[1:-1, 1:-1]  # px to the nearest outside
     t = np.clip(dist / max(FEATHER * size * WORK, 1.0), 0.0, 1.0)
     return (t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: no visible kink at either end
 
