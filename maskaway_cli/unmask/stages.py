@@ -53,12 +53,18 @@ def init_worker(config: UnmaskConfig, size: int, spool_dir: Path | None = None) 
 
     if spool_dir is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
+        # ... and stops the pool with SIGTERM: unwind, so a file being written loses its temp file
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     cv2.setNumThreads(1)
     _STATE.update(config=config, size=size, spool_dir=spool_dir)
     if not config.aligned:
         from maskaway_cli.faces.detect import DetectorConfig, make_detector
 
         _STATE["detect"] = make_detector(DetectorConfig(config.detector, config.confidence, config.min_face))
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(143)
 
 
 def prepare(task: tuple[int, Job]) -> Prepared:
