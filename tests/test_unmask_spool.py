@@ -114,3 +114,39 @@ def test_stopping_a_run_leaves_whole_outputs_and_no_spool(tmp_path, sig, code):
         assert path.suffix == ".png"
         Image.open(path).load()
     assert list(temp.iterdir()) == []
+
+
+POOL_SCRIPT = """
+import multiprocessing as mp, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from maskaway_cli.unmask.plan import Job, UnmaskConfig
+from maskaway_cli.unmask.stages import init_worker, prepare
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1])
+    (root / "in").mkdir(parents=True), (root / "spool").mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((64, 64, 3), i, np.uint8)).save(root / "in" / f"{i}.png")
+    config = UnmaskConfig(inputs=(str(root / "in"),), output=root / "out", aligned=True, workers=2)
+    jobs = [(i, Job(root / "in" / f"{i}.png", root / "out" / f"{i}.png")) for i in range(8)]
+    for _ in range(10):
+        with mp.get_context("spawn").Pool(2, initializer=init_worker, initargs=(config, 64, root / "spool")) as pool:
+            pool.map(prepare, jobs)
+"""
+
+
+def test_pool_workers_stop_at_once_when_terminated(tmp_path):
+    """The pool ends with SIGTERM to its workers: an idle worker must exit at once, without running the
+    interpreter's exit handlers (a SIGTERM landing in them printed tracebacks, and could leave the pool
+    waiting on a worker for ever)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
