@@ -14,8 +14,10 @@ modules import it lazily inside command bodies.
 from __future__ import annotations
 
 import functools
+import glob
 import io
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -534,6 +536,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             raise MaskAwayError(f"{target}: cannot write: {exc.strerror or exc}") from exc
         raise
     _fsync_dir(target.parent)
+
+
+def stray_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Temp files that :func:`atomic_write_bytes` calls (in any process) may have left for ``path`` when
+    the process writing it was killed outright."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        return []
+    pattern = re.compile(re.escape(f".{target.name}.") + r"\d+\.[0-9a-f]{8}\.tmp")  # see atomic_write_bytes
+    return sorted(p for p in target.parent.glob(f".{glob.escape(target.name)}.*.tmp") if pattern.fullmatch(p.name))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -138,9 +138,9 @@ if __name__ == "__main__":
 
 
 def test_pool_workers_stop_at_once_when_terminated(tmp_path):
-    """The pool ends with SIGTERM to its workers: an idle worker must exit at once, without running the
-    interpreter's exit handlers (a SIGTERM landing in them printed tracebacks, and could leave the pool
-    waiting on a worker for ever)."""
+    """The pool ends by sending SIGTERM to its workers, and waits for them: they must die at once (a
+    Python-level SIGTERM handler in the workers printed tracebacks from exit handlers, and sometimes
+    never ran at all, leaving the pool waiting for ever)."""
     import subprocess
     import sys
 
@@ -150,3 +150,23 @@ def test_pool_workers_stop_at_once_when_terminated(tmp_path):
                           timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+
+
+def test_sweep_removes_only_the_temp_files_of_unfinished_outputs(tmp_path):
+    from maskaway_cli.imageio import atomic_write_bytes, stray_temp_files
+    from maskaway_cli.unmask.plan import Job, UnmaskConfig
+    from maskaway_cli.unmask.run import _sweep
+
+    out = tmp_path / "out"
+    out.mkdir()
+    atomic_write_bytes(out / "done.png", b"whole")  # a finished output, no temp file
+    stray = [out / ".a[1].png.4242.0badcafe.tmp", out / ".a[1].png.compare.jpg.4242.0badcafe.tmp"]
+    for path in stray:
+        path.write_bytes(b"half")  # what a worker killed mid-write leaves
+    keep = [out / "a[1].png.old", out / ".other.png.1.2.tmp"]
+    for path in keep:
+        path.write_bytes(b"not ours")
+    assert stray_temp_files(out / "a[1].png") == [stray[0]]
+    config = UnmaskConfig(inputs=(str(tmp_path),), output=out)
+    _sweep([Job(tmp_path / "a[1].png", out / "a[1].png")], config)
+    assert sorted(p.name for p in out.iterdir()) == sorted(["done.png", *(p.name for p in keep)])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from maskaway_cli.progress import Reporter, null_reporter
-from maskaway_cli.unmask.plan import Job, UnmaskConfig, plan_jobs
+from maskaway_cli.unmask.plan import Job, UnmaskConfig, plan_jobs, side_path
 from maskaway_cli.unmask.stages import Finished, Prepared, finish, init_worker, prepare
 
 
@@ -84,10 +84,14 @@ def unmask(config: UnmaskConfig, *, stdin_lines: list[str] | None = None,
     weights_note = ", ".join(f"{k} {p.name}" for k, p in unmasker.weights.items())
     config.output.mkdir(parents=True, exist_ok=True)
     reporter("begin", task="unmask", total=len(jobs), description="Unmasking")
+    in_flight: dict[int, Job] = {}
     try:
         with _share_cpu(unmasker, config.workers), _spool_dir(config.workers) as spool_dir, \
                 _pool(config, unmasker.size, spool_dir) as pool:
-            _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start)
+            _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start, in_flight)
+    except BaseException:
+        _sweep(in_flight.values(), config)  # the pool is gone: its workers were killed mid-write
+        raise
     finally:
         reporter("end", task="unmask")
     summary.seconds = time.perf_counter() - start
@@ -146,7 +150,19 @@ def _filter_existing(jobs: list[Job], config: UnmaskConfig, summary: UnmaskSumma
     return keep
 
 
-def _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start) -> None:
+def _sweep(jobs, config: UnmaskConfig) -> None:
+    """Delete the temp files that killed workers may have left beside the outputs of ``jobs``. (Worker
+    processes die at once on the pool's SIGTERM: a Python handler there to clean up would have to run
+    in a process that may be blocked in C code, and the pool then waits for it for ever.)"""
+    from maskaway_cli.imageio import stray_temp_files
+
+    for job in jobs:
+        for target in (job.target, side_path(job.target, "mask", ".png"), side_path(job.target, "compare", ".jpg")):
+            for path in stray_temp_files(target):
+                path.unlink(missing_ok=True)
+
+
+def _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start, in_flight) -> None:
     window = 4 * config.workers + 4  # photos in flight: enough to keep every stage busy, memory flat
     min_batch = 1 if unmasker.device.type == "cuda" else min(config.batch_size, max(1, window // 3))
     todo = deque(enumerate(jobs))
@@ -167,12 +183,15 @@ def _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start) -
 
     while todo or stage_a or ready or stage_b:
         while todo and len(stage_a) + len(stage_b) + len(ready) < window:
-            stage_a.append(pool.apply_async(prepare, (todo.popleft(),)))
+            index, job = todo.popleft()
+            in_flight[index] = job
+            stage_a.append(pool.apply_async(prepare, ((index, job),)))
         if stage_a:
             prepared = stage_a.popleft().get()
             if _triage(prepared, summary):
                 ready.append(prepared)
             else:
+                in_flight.pop(prepared.index, None)
                 reporter("advance", task="unmask", n=1)
         # Greedy batching: run the models as soon as nothing more is ready, or the batch is full. On a
         # GPU the models are fast and batches stay small; when they are the bottleneck, photos queue up
@@ -183,7 +202,9 @@ def _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start) -
         if ready and (faces >= config.batch_size or not stage_a or (not more_ready and faces >= min_batch)):
             flush()
         while stage_b and (stage_b[0].ready() or not stage_a):
-            _record(stage_b.popleft().get(), summary, reporter, start)
+            done = stage_b.popleft().get()
+            in_flight.pop(done.index, None)
+            _record(done, summary, reporter, start)
 
 
 def _triage(prepared: Prepared, summary: UnmaskSummary) -> bool:

@@ -6,7 +6,6 @@ one-line reason so the batch goes on.
 
 from __future__ import annotations
 
-import os
 import signal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,8 +53,6 @@ def init_worker(config: UnmaskConfig, size: int, spool_dir: Path | None = None) 
 
     if spool_dir is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
-        # ... and stops the pool with SIGTERM: unwind, so a file being written loses its temp file
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     cv2.setNumThreads(1)
     _STATE.update(config=config, size=size, spool_dir=spool_dir)
     if not config.aligned:
@@ -64,33 +61,7 @@ def init_worker(config: UnmaskConfig, size: int, spool_dir: Path | None = None) 
         _STATE["detect"] = make_detector(DetectorConfig(config.detector, config.confidence, config.min_face))
 
 
-def _exit_on_sigterm(signum, frame) -> None:
-    """The pool stops its workers with SIGTERM. In a task, unwind it so a file being written loses its
-    temp file (``_task`` then exits); idle, exit at once. Never through the interpreter's normal exit:
-    its exit handlers can block on a lock the pool's pipes hold, and the pool waits for its workers."""
-    if _STATE.get("busy"):
-        raise SystemExit(143)
-    os._exit(143)
-
-
-def _task(fn, *args):
-    """Run one task of a worker process so that SIGTERM in its middle cleans up, then exits."""
-    _STATE["busy"] = True
-    try:
-        return fn(*args)
-    except SystemExit:
-        if _STATE.get("spool_dir") is None:  # --workers 1: the main process, which cleans up itself
-            raise
-        os._exit(143)
-    finally:
-        _STATE["busy"] = False
-
-
 def prepare(task: tuple[int, Job]) -> Prepared:
-    return _task(_prepare, task)
-
-
-def _prepare(task: tuple[int, Job]) -> Prepared:
     """Stage A for one photo; bad inputs come back with ``error`` set, never as an exception."""
     from maskaway_cli.imageio import load_image
 
@@ -187,10 +158,6 @@ class Finished:
 
 def finish(task: tuple[Prepared, list, str]) -> Finished:
     """Paste every unmasked face back, write the photo (and side outputs) atomically."""
-    return _task(_finish, task)
-
-
-def _finish(task: tuple[Prepared, list, str]) -> Finished:
     from maskaway_cli.pipeline import paste_faces
 
     prepared, outputs, weights_note = task
