@@ -57,8 +57,9 @@ def test_stage_a_parks_the_pixels_and_stage_b_takes_them(tmp_path):
         signal.signal(signal.SIGINT, before)
     assert prepared.error is None and prepared.spooled is not None
     assert prepared.image.rgb.size == 0 and prepared.image.alpha is None  # no pixels ride along
-    assert sorted(Path(p).name for p in prepared.spool_paths()) == sorted(p.name for p in spool_dir.iterdir())
-    assert len(prepared.spool_paths()) == 2  # rgb and alpha
+    spooled = [ref.path for ref in prepared.spooled if ref is not None]
+    assert sorted(Path(p).name for p in spooled) == sorted(p.name for p in spool_dir.iterdir())
+    assert len(spooled) == 2  # rgb and alpha
     done = finish((prepared, [], "w"))
     assert done.error is None and list(spool_dir.iterdir()) == []
     written = np.asarray(Image.open(job.target))
@@ -154,7 +155,7 @@ def test_pool_workers_stop_at_once_when_terminated(tmp_path):
 
 def test_sweep_removes_only_the_temp_files_of_unfinished_outputs(tmp_path):
     from maskaway_cli.imageio import atomic_write_bytes, stray_temp_files
-    from maskaway_cli.unmask.plan import Job, UnmaskConfig
+    from maskaway_cli.unmask.plan import Job
     from maskaway_cli.unmask.run import _sweep
 
     out = tmp_path / "out"
@@ -167,6 +168,5 @@ def test_sweep_removes_only_the_temp_files_of_unfinished_outputs(tmp_path):
     for path in keep:
         path.write_bytes(b"not ours")
     assert stray_temp_files(out / "a[1].png") == [stray[0]]
-    config = UnmaskConfig(inputs=(str(tmp_path),), output=out)
-    _sweep([Job(tmp_path / "a[1].png", out / "a[1].png")], config)
+    _sweep([Job(tmp_path / "a[1].png", out / "a[1].png")])
     assert sorted(p.name for p in out.iterdir()) == sorted(["done.png", *(p.name for p in keep)])

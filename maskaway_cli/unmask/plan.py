@@ -42,6 +42,14 @@ class Job:
     source: Path  # the input file
     target: Path  # the output file
 
+    @property
+    def mask_target(self) -> Path:  # --save-masks
+        return side_path(self.target, "mask", ".png")
+
+    @property
+    def compare_target(self) -> Path:  # --compare
+        return side_path(self.target, "compare", ".jpg")
+
 
 def plan_jobs(config: UnmaskConfig, stdin_lines: list[str] | None = None) -> tuple[list[Job], list[tuple[str, str]]]:
     """Inputs → (input, output) pairs; inputs that cannot be used come back with a reason."""

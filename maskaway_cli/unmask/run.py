@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from maskaway_cli.progress import Reporter, null_reporter
-from maskaway_cli.unmask.plan import Job, UnmaskConfig, plan_jobs, side_path
+from maskaway_cli.unmask.plan import Job, UnmaskConfig, plan_jobs
 from maskaway_cli.unmask.stages import Finished, Prepared, finish, init_worker, prepare
 
 
@@ -90,7 +90,7 @@ def unmask(config: UnmaskConfig, *, stdin_lines: list[str] | None = None,
                 _pool(config, unmasker.size, spool_dir) as pool:
             _run(jobs, pool, unmasker, weights_note, config, summary, reporter, start, in_flight)
     except BaseException:
-        _sweep(in_flight.values(), config)  # the pool is gone: its workers were killed mid-write
+        _sweep(in_flight.values())  # the pool is gone: its workers were killed mid-write
         raise
     finally:
         reporter("end", task="unmask")
@@ -150,14 +150,14 @@ def _filter_existing(jobs: list[Job], config: UnmaskConfig, summary: UnmaskSumma
     return keep
 
 
-def _sweep(jobs, config: UnmaskConfig) -> None:
+def _sweep(jobs) -> None:
     """Delete the temp files that killed workers may have left beside the outputs of ``jobs``. (Worker
     processes die at once on the pool's SIGTERM: a Python handler there to clean up would have to run
     in a process that may be blocked in C code, and the pool then waits for it for ever.)"""
     from maskaway_cli.imageio import stray_temp_files
 
     for job in jobs:
-        for target in (job.target, side_path(job.target, "mask", ".png"), side_path(job.target, "compare", ".jpg")):
+        for target in (job.target, job.mask_target, job.compare_target):
             for path in stray_temp_files(target):
                 path.unlink(missing_ok=True)
 

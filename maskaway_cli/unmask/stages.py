@@ -15,7 +15,7 @@ import numpy as np
 
 from maskaway_cli.errors import ImageError, MaskAwayError
 from maskaway_cli.sources import IMAGE_SUFFIXES
-from maskaway_cli.unmask.plan import Job, UnmaskConfig, side_path
+from maskaway_cli.unmask.plan import Job, UnmaskConfig
 from maskaway_cli.unmask.spool import Spooled, spool, unspool
 
 PROVENANCE = ("MaskAway {version} synthesized the face region that a mask covered ({faces} face(s)) with "
@@ -39,9 +39,6 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     spooled: tuple[Spooled, Spooled | None] | None = None  # (rgb, alpha) parked for stage B
-
-    def spool_paths(self) -> list[str]:
-        return [ref.path for ref in self.spooled or () if ref is not None]
 
 
 _STATE: dict[str, Any] = {}
@@ -169,9 +166,9 @@ def finish(task: tuple[Prepared, list, str]) -> Finished:
         removed = sum(o.has_mask for o in outputs)
         _write_photo(job.target, image, rgb, removed, weights_note, config)
         if config.save_masks:
-            _write_side(side_path(job.target, "mask", ".png"), (region * 255).astype(np.uint8))
+            _write_side(job.mask_target, (region * 255).astype(np.uint8))
         if config.compare:
-            _write_side(side_path(job.target, "compare", ".jpg"), _compare(image.rgb, region, rgb))
+            _write_side(job.compare_target, _compare(image.rgb, region, rgb))
     except MaskAwayError as exc:
         return Finished(prepared.index, job.source.as_posix(), error=_one_line(exc, job.source))
     return Finished(prepared.index, job.source.as_posix(), len(outputs), removed)
