@@ -90,7 +90,7 @@ def stage_costs(folder: Path, weights: list[str], limit: int = 16) -> dict[str, 
 
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
     from maskaway_cli.imageio import atomic_write_bytes, encode_image, load_image
-    from maskaway_cli.pipeline import Unmasker, find_faces, paste_faces, resolve_weights
+    from maskaway_cli.unmask.pipeline import Unmasker, find_faces, paste_faces, resolve_weights
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -132,7 +132,7 @@ def run_unmask(args: list[str]) -> tuple[dict, float, int, int]:
 
 def ensure_weights(given: list[str], folder: Path, width: int = 32) -> list[str]:
     from maskaway_cli.errors import WeightsError
-    from maskaway_cli.pipeline import resolve_weights
+    from maskaway_cli.unmask.pipeline import resolve_weights
 
     if given:
         return given

@@ -32,7 +32,7 @@ def test_bundled_weights_unmask_a_masked_fixture(bundled):
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
     from maskaway_cli.faces.landmarks import predict_landmarks
     from maskaway_cli.imageio import load_rgb
-    from maskaway_cli.pipeline import Unmasker, resolve_weights, unmask_photo
+    from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights, unmask_photo
     from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
     from maskaway_cli.synth.photo import mask_photo
 

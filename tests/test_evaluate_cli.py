@@ -74,7 +74,7 @@ def test_report_files_json_and_baselines(dataset, weights, tmp_path):
 def test_numbers_match_a_direct_computation(dataset, weights, tmp_path):
     """The report's figures are the mean of per-face values computed straight from the files."""
     from maskaway_cli.data.io import read_binary, read_rgb
-    from maskaway_cli.pipeline import Unmasker
+    from maskaway_cli.unmask.pipeline import Unmasker
 
     (tmp_path / "ev").mkdir()
     (tmp_path / "ev" / "samples.png").write_bytes(b"an earlier run's sheet")
@@ -119,7 +119,7 @@ def test_faces_without_a_found_mask_are_measured_unchanged(dataset, tmp_path):
     from maskaway_cli.evaluation.crops import measure_crops
     from maskaway_cli.evaluation.samples import select
     from maskaway_cli.data.layout import read_dataset
-    from maskaway_cli.pipeline import Unmasker
+    from maskaway_cli.unmask.pipeline import Unmasker
 
     w = make_weights(tmp_path / "w")
     unmasker = Unmasker(w, device="cpu")
@@ -204,7 +204,7 @@ def test_run_pipeline_is_exactly_what_unmask_does(dataset, tmp_path):
     """evaluate runs the segmenter once and feeds the cleaned mask back; the outputs must equal the pipeline's."""
     from maskaway_cli.data.io import read_rgb
     from maskaway_cli.evaluation.crops import run_pipeline, seg_probs
-    from maskaway_cli.pipeline import Unmasker
+    from maskaway_cli.unmask.pipeline import Unmasker
 
     crops = np.stack([read_rgb(dataset / "masked" / f"{i}.png") for i in _test_ids(dataset)])  # (5,64,64,3)
     unmasker = Unmasker(make_weights(tmp_path / "w", seed=3), device="cpu")

@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 
-from maskaway_cli.dataset_writer import INFO, MANIFEST, DatasetWriter
+from maskaway_cli.masking.dataset import INFO, MANIFEST, DatasetWriter
 from maskaway_cli.errors import DatasetError
-from maskaway_cli.sources import collect_sources, iter_payloads
+from maskaway_cli.data.sources import collect_sources, iter_payloads
 
 
 def test_folders_are_walked_in_sorted_order_and_archives_expanded(tmp_path):

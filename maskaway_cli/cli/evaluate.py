@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure segmentation and inpainting on a dataset split, with baselines side by side."""
         from maskaway_cli.console import RichReporter, console, emit_json
-        from maskaway_cli.evaluate import EvaluateConfig
-        from maskaway_cli.evaluate import evaluate as run
+        from maskaway_cli.evaluation.run import EvaluateConfig
+        from maskaway_cli.evaluation.run import evaluate as run
         from maskaway_cli.evaluation.report import summary_text
 
         config = EvaluateConfig(

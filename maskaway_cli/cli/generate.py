@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         """Make training triplets (masked / original / binary mask) from real face photos."""
         from maskaway_cli.config import GenerateConfig, SplitFractions
         from maskaway_cli.console import RichReporter
-        from maskaway_cli.generate import generate as run
+        from maskaway_cli.masking.generate import generate as run
 
         config = GenerateConfig(
             sources=tuple(sources), output=output, size=size, types=_split_list(types),
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         with RichReporter() as reporter:
             summary = run(config, reporter=reporter)
         if preview is not None:
-            from maskaway_cli.preview import contact_sheet
+            from maskaway_cli.masking.preview import contact_sheet
 
             contact_sheet(output, preview)
         _render(summary, json_out)

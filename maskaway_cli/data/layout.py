@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,3 +104,17 @@ def declared_size(root: Path) -> int | None:
         return int(json.loads(path.read_text(encoding="utf-8"))["size"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def pick_samples(records: list[dict], n: int) -> list[dict]:
+    """Up to ``n`` records, taken round-robin over mask types so every type shows up."""
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_type[str(r.get("mask_type"))].append(r)
+    queues = [list(v) for _, v in sorted(by_type.items())]
+    picked: list[dict] = []
+    while len(picked) < n and any(queues):
+        for q in queues:
+            if q and len(picked) < n:
+                picked.append(q.pop(0))
+    return picked

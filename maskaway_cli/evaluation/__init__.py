@@ -1,4 +1,4 @@
-"""The parts of ``maskaway evaluate``: sample selection, measuring, tallies, contact sheet, report, photos.
+"""``maskaway evaluate``: sample selection, measuring, tallies, contact sheet, report, photos.
 
-``maskaway_cli.evaluate`` puts them together; nothing here prints or exits.
+``run.py`` puts the parts together; nothing here prints or exits.
 """

@@ -66,7 +66,7 @@ def run_pipeline(unmasker, masked: np.ndarray) -> tuple[np.ndarray, list]:
     """What ``unmasker(crops)`` does (threshold, clean, inpaint, too-small check), with the segmenter run
     once so the raw mask comes for free. Returns (raw (B,S,S) bool, per-face ``FaceOutput``); a test
     checks the outputs equal ``unmasker(crops)``."""
-    from maskaway_cli.pipeline import clean_mask
+    from maskaway_cli.unmask.pipeline import clean_mask
 
     probs = seg_probs(unmasker, masked)  # (B,S,S) float32
     cleaned = [clean_mask(p, unmasker.threshold).astype(np.uint8) * 255 for p in probs]

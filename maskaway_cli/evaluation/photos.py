@@ -35,7 +35,7 @@ class PhotoResults:
 
 def list_photos(folder: Path) -> list[Path]:
     """Image files directly inside ``folder``, sorted by name."""
-    from maskaway_cli.sources import IMAGE_SUFFIXES
+    from maskaway_cli.data.sources import IMAGE_SUFFIXES
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -70,7 +70,7 @@ def measure_photos(files: list[Path], unmasker, *, seed: int = 0, reporter: Repo
 def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: PhotoResults) -> None:
     from maskaway_cli.faces.landmarks import predict_landmarks
     from maskaway_cli.imageio import load_rgb
-    from maskaway_cli.pipeline import unmask_photo
+    from maskaway_cli.unmask.pipeline import unmask_photo
     from maskaway_cli.synth.photo import mask_photo
 
     original = load_rgb(path)  # (H,W,3) uint8 RGB

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maskaway_cli.errors import UsageError
-from maskaway_cli.sources import IMAGE_SUFFIXES, walk_files
+from maskaway_cli.data.sources import IMAGE_SUFFIXES, walk_files
 
 
 @dataclass(frozen=True)

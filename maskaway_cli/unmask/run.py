@@ -72,7 +72,7 @@ class _Inline:
 def unmask(config: UnmaskConfig, *, stdin_lines: list[str] | None = None,
            reporter: Reporter = null_reporter) -> UnmaskSummary:
     """Run the whole command. Raises only for problems that stop everything (weights, output folder)."""
-    from maskaway_cli.pipeline import Unmasker, resolve_weights
+    from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights
 
     start = time.perf_counter()
     need = ("generator",) if config.mask_dir else ("segmenter", "generator")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from maskaway_cli.errors import ImageError, MaskAwayError
-from maskaway_cli.sources import IMAGE_SUFFIXES
+from maskaway_cli.data.sources import IMAGE_SUFFIXES
 from maskaway_cli.unmask.plan import Job, UnmaskConfig
 from maskaway_cli.unmask.spool import Spooled, spool, unspool
 
@@ -103,7 +103,7 @@ def _unpark(prepared: Prepared):
 def _faces(rgb: np.ndarray, job: Job) -> list[Face]:
     import cv2
 
-    from maskaway_cli.pipeline import find_faces
+    from maskaway_cli.unmask.pipeline import find_faces
 
     config: UnmaskConfig = _STATE["config"]
     size: int = _STATE["size"]
@@ -155,7 +155,7 @@ class Finished:
 
 def finish(task: tuple[Prepared, list, str]) -> Finished:
     """Paste every unmasked face back, write the photo (and side outputs) atomically."""
-    from maskaway_cli.pipeline import paste_faces
+    from maskaway_cli.unmask.pipeline import paste_faces
 
     prepared, outputs, weights_note = task
     config: UnmaskConfig = _STATE["config"]

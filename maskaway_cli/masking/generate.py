@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from maskaway_cli.config import GenerateConfig
-from maskaway_cli.dataset_writer import DatasetWriter
+from maskaway_cli.masking.dataset import DatasetWriter
 from maskaway_cli.errors import ImageError, UsageError
 from maskaway_cli.progress import Reporter, null_reporter
-from maskaway_cli.sources import Skipped, Source, collect_sources, iter_payloads
+from maskaway_cli.data.sources import Skipped, Source, collect_sources, iter_payloads
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from maskaway_cli.data.layout import pick_samples
 from maskaway_cli.errors import DatasetError
 
 TILE = 128  # each image is shown at least this big, whatever the dataset size
-
-
-def pick_samples(records: list[dict], n: int) -> list[dict]:
-    """Up to ``n`` records, taken round-robin over mask types so every type shows up."""
-    by_type: dict[str, list[dict]] = defaultdict(list)
-    for r in records:
-        by_type[str(r.get("mask_type"))].append(r)
-    queues = [list(v) for _, v in sorted(by_type.items())]
-    picked: list[dict] = []
-    while len(picked) < n and any(queues):
-        for q in queues:
-            if q and len(picked) < n:
-                picked.append(q.pop(0))
-    return picked
 
 
 def contact_sheet(dataset: Path, out: Path, *, n: int = 64, per_row: int = 4) -> Path:

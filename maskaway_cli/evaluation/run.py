@@ -52,8 +52,8 @@ def evaluate(config: EvaluateConfig, *, reporter: Reporter = null_reporter) -> d
     from maskaway_cli.evaluation.crops import measure_crops
     from maskaway_cli.evaluation.photos import list_photos, measure_photos
     from maskaway_cli.evaluation.samples import choose_split, select
-    from maskaway_cli.pipeline import Unmasker, resolve_weights
-    from maskaway_cli.preview import pick_samples
+    from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights
+    from maskaway_cli.data.layout import pick_samples
 
     if Path(config.output).exists() and not Path(config.output).is_dir():
         raise UsageError(f"-o {config.output}: exists and is not a folder")
