@@ -83,3 +83,66 @@ class GenerateConfig:
         d["templates"] = None if self.templates is None else Path(self.templates).as_posix()
         d["types"], d["colors"], d["textures"] = list(self.types), list(self.colors), list(self.textures)
         return d
+
+
+ALL_TYPES, RANDOM_TYPE = "all", "random"
+
+
+@dataclass(frozen=True)
+class MaskConfig:
+    """``maskaway mask``: whole photos wearing synthetic masks, plus their binary masks."""
+
+    sources: tuple[Path, ...]
+    output: Path
+    masks: Path | None = None  # binary masks; None: OUTPUT-masks beside OUTPUT
+    types: tuple[str, ...] = ()  # empty or ('random',): one type drawn per face; ('all',): every type
+    colors: tuple[str, ...] = ()
+    color_weight: float = 0.5
+    textures: tuple[str, ...] = ()
+    texture_weight: float = 0.5
+    code: str | None = None  # MaskTheFace's --code: 'type[-colour|-texture], ...', one entry per face
+    templates: Path | None = None
+    keep_original: bool = False  # also write NAME_original.EXT (MaskTheFace's --write_original_image)
+    seed: int = 0
+    workers: int = 1
+    overwrite: bool = False
+    verbose: bool = False
+    detector: str = "ssd"
+    confidence: float = 0.4
+    min_face: int = 20
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {self.workers}")
+        if self.min_face < 1:
+            raise UsageError(f"--min-face must be at least 1 pixel, got {self.min_face}")
+        lowered = [t.lower() for t in self.types]
+        if (ALL_TYPES in lowered or RANDOM_TYPE in lowered) and len(lowered) > 1:
+            raise UsageError("--types all and --types random stand alone: give them without other types")
+        if self.code is not None and self.types:
+            raise UsageError("--code and --types exclude each other: --code names the types itself")
+        for name in ("color_weight", "texture_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
+
+    @property
+    def every_type(self) -> bool:
+        return [t.lower() for t in self.types] == [ALL_TYPES]
+
+    @property
+    def drawn_types(self) -> tuple[str, ...]:
+        """The types a face's mask is drawn from (empty: all of them)."""
+        return () if self.every_type or [t.lower() for t in self.types] == [RANDOM_TYPE] else self.types
+
+    @property
+    def mask_dir(self) -> Path:
+        return self.masks if self.masks is not None else self.output.with_name(self.output.name + "-masks")
+
+    def settings(self) -> dict[str, Any]:
+        """What decides the pictures (not which sources, workers, overwrite, verbose): compared on resume."""
+        d = asdict(self)
+        for key in ("sources", "output", "masks", "workers", "overwrite", "verbose"):
+            d.pop(key)
+        d["templates"] = None if self.templates is None else Path(self.templates).as_posix()
+        d["types"], d["colors"], d["textures"] = list(self.types), list(self.colors), list(self.textures)
+        return d

@@ -490,6 +490,26 @@ def encode_image(
     return buf.getvalue()
 
 
+def encode_like(original: LoadedImage, rgb: np.ndarray, format: str, *, note: str | None = None) -> bytes:
+    """Encode ``rgb`` ``(H,W,3)`` uint8 (an edited copy of ``original``'s pixels) the way ``original`` was
+    stored: its alpha channel back on (unless JPEG), JPEG quality and chroma subsampling, ICC profile and
+    EXIF (Orientation 1: the pixels are upright). ``note`` records what MaskAway changed: PNG text
+    chunks, else the EXIF ImageDescription."""
+    from maskaway_cli import __version__
+
+    fmt = format.upper().replace("JPG", "JPEG")
+    pixels = rgb if original.alpha is None or fmt == "JPEG" else np.dstack([rgb, original.alpha])
+    exif, text = original.exif, None
+    if note and fmt == "PNG":
+        text = {"Description": note, "Software": f"MaskAway {__version__}"}
+    elif note:
+        exif = exif_with_description(exif, note)
+    jpeg = fmt == "JPEG"
+    return encode_image(pixels, fmt, quality=original.jpeg_quality if jpeg else None,
+                        icc_profile=original.icc_profile, exif=exif, text=text,
+                        subsampling=original.jpeg_subsampling if jpeg else None)
+
+
 def save_image(
     path: str | os.PathLike,
     array: np.ndarray,
@@ -511,12 +531,14 @@ def save_image(
     atomic_write_bytes(path, data)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` so ``path`` holds either its old content or all of ``data``, never a part.
 
     A temp file unique to this process (pid + random) in the same folder is written, fsynced and
     renamed over ``path``; it is removed on any failure, KeyboardInterrupt included. Raises
-    MaskAwayError naming the path when the folder is missing or not writable.
+    MaskAwayError naming the path when the folder is missing or not writable. ``durable=False`` skips
+    the fsyncs: still whole-or-nothing when the process is killed, not after a power cut, and ~2 ms
+    cheaper per file (bulk outputs that a re-run can redo).
     """
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -527,15 +549,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise MaskAwayError(f"{target}: cannot write: {exc.strerror or exc}") from exc
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(target.parent)
 
 
 def stray_temp_files(path: str | os.PathLike) -> list[Path]:

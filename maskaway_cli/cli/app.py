@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from maskaway_cli import __version__
-from maskaway_cli.cli import evaluate, fetch, generate, info, train, unmask
+from maskaway_cli.cli import evaluate, fetch, generate, info, mask, train, unmask
 
 app = typer.Typer(
     name="maskaway",
@@ -36,7 +36,7 @@ def root(
     """MaskAway command-line tool."""
 
 
-for module in (fetch, generate, train, evaluate, unmask, info):
+for module in (fetch, mask, generate, train, evaluate, unmask, info):
     module.register(app)
 
 

@@ -50,3 +50,8 @@ def not_yet(command: str) -> None:
 
     error_line(f"'maskaway {command}' is not yet available in this version")
     raise typer.Exit(EXIT_USAGE)
+
+
+def split_list(values: list[str] | None) -> tuple[str, ...]:
+    """Accept both ``--types a,b`` and ``--types a --types b``."""
+    return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())

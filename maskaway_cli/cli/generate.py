@@ -7,12 +7,7 @@ from pathlib import Path
 
 import typer
 
-from maskaway_cli.cli.common import EXIT_PARTIAL, handle_errors
-
-
-def _split_list(values: list[str] | None) -> tuple[str, ...]:
-    """Accept both ``--types a,b`` and ``--types a --types b``."""
-    return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+from maskaway_cli.cli.common import EXIT_PARTIAL, handle_errors, split_list
 
 
 def register(app: typer.Typer) -> None:
@@ -46,8 +41,8 @@ def register(app: typer.Typer) -> None:
         from maskaway_cli.masking.generate import generate as run
 
         config = GenerateConfig(
-            sources=tuple(sources), output=output, size=size, types=_split_list(types),
-            colors=_split_list(colors), color_weight=color_weight, textures=_split_list(textures),
+            sources=tuple(sources), output=output, size=size, types=split_list(types),
+            colors=split_list(colors), color_weight=color_weight, textures=split_list(textures),
             texture_weight=texture_weight, templates=templates, per_face=per_face, seed=seed,
             workers=workers or os.cpu_count() or 1, limit=limit, split=SplitFractions.parse(split),
             overwrite=overwrite, detector=detector, confidence=confidence, min_face=min_face,

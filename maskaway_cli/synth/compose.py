@@ -17,7 +17,13 @@ import numpy as np
 from maskaway_cli.errors import ImageError, UsageError
 from maskaway_cli.synth import appearance
 from maskaway_cli.synth.anchors import head_turn, six_anchors, turn_variant
-from maskaway_cli.synth.templates import MaskTemplate, TemplateSet, builtin_templates, load_masktheface
+from maskaway_cli.synth.templates import (
+    BUILTIN_TYPES,
+    MaskTemplate,
+    TemplateSet,
+    builtin_templates,
+    load_masktheface,
+)
 
 REFERENCE_LUMA = 165.0  # face brightness under which a template is shown as drawn
 BUCKETS_PER_OCTAVE = 4  # template pre-scale steps: 2**(1/4), at most 19% larger than needed
@@ -36,6 +42,42 @@ class SynthOptions:
     texture_weight: float = 0.5  # probability that one of ``textures`` is applied
     templates_dir: Path | None = None  # a MaskTheFace-format set, pooled with the builtin one
     turn_threshold: float = 0.2  # |head_turn| above which a turned template variant is used
+
+
+@dataclass(frozen=True)
+class MaskChoice:
+    """One mask a face is given on purpose (``--types all``, ``--code``), not drawn from the options."""
+
+    mask_type: str
+    color: tuple[int, int, int] | str | None = None  # RGB, 'random', or None
+    texture: str | None = None  # procedural name or resolved image path
+    texture_label: str | None = None  # the texture as the user wrote it
+
+    @property
+    def fixes_look(self) -> bool:
+        return self.color is not None or self.texture is not None
+
+    def look(self, rng: np.random.Generator) -> tuple[tuple[int, int, int] | None, str | None, str | None]:
+        color = appearance.random_color(rng) if self.color == appearance.RANDOM else self.color
+        return color, self.texture, self.texture_label
+
+
+def _parse_look(look: str, entry: str) -> tuple:
+    """``--code``'s part after the type: '' → nothing fixed; a colour; else a texture (name or file)."""
+    if not look:
+        return None, None, None
+    try:
+        return appearance.parse_color(look), None, None
+    except UsageError:
+        pass
+    try:
+        texture = appearance.parse_texture(look)
+    except UsageError:
+        raise UsageError(f"--code entry {entry!r}: {look!r} is neither a colour (name, #rrggbb, random) "
+                         "nor a texture (stripes, checks, dots, floral or an image file)") from None
+    if texture not in appearance.TEXTURES:
+        appearance.load_texture_image(texture)  # a bad file fails before any work starts
+    return None, texture, look
 
 
 @dataclass(frozen=True)
@@ -81,6 +123,19 @@ def _scale_template(t: MaskTemplate, factor: float) -> _Scaled:
     return _Scaled(premul, alpha.astype(np.float32), shading, anchors)
 
 
+def _resolve_types(wanted: tuple[str, ...], available: list[str]) -> list[str]:
+    """``--types`` names (any case) → the available types' own spelling; all of them when none given."""
+    if not wanted:
+        return available
+    lookup = {t.lower(): t for t in available}
+    out = []
+    for name in wanted:
+        if name.strip().lower() not in lookup:
+            raise UsageError(f"unknown mask type {name!r}: available types are {', '.join(available)}")
+        out.append(lookup[name.strip().lower()])
+    return out
+
+
 def _fit(src: np.ndarray, dst: np.ndarray, width: int, height: int) -> np.ndarray:
     """3x3 float64 template -> face transform: least-squares homography on the 6 pairs (no RANSAC).
 
@@ -107,30 +162,19 @@ class MaskSynthesizer:
             value = getattr(options, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
                 raise UsageError(f"{name.replace('_', '-')} must be between 0 and 1, got {value!r}")
-        templates = builtin_templates()
-        if options.templates_dir is not None:
-            templates = templates.merge(load_masktheface(Path(options.templates_dir)))
+        theirs = load_masktheface(Path(options.templates_dir)) if options.templates_dir is not None else None
+        available = sorted(set(BUILTIN_TYPES) | set(theirs.types() if theirs else ()), key=lambda s: (s.lower(), s))
+        self.types = _resolve_types(options.types, available)
+        wanted = tuple(t for t in BUILTIN_TYPES if t in self.types)  # draw only the types in use
+        templates = builtin_templates(wanted if options.types else None)
         self.options = options
-        self.templates: TemplateSet = templates
-        self.types = self._resolve_types(options.types)
+        self.templates: TemplateSet = templates.merge(theirs) if theirs else templates
         self.colors = [appearance.parse_color(c) for c in options.colors]
         self.textures = [appearance.parse_texture(t) for t in options.textures]
         for texture in self.textures:  # read image textures now: a bad file fails before any work starts
             if texture not in appearance.TEXTURES:
                 appearance.load_texture_image(texture)
         self._scaled: dict[tuple[int, int], _Scaled] = {}
-
-    def _resolve_types(self, wanted: tuple[str, ...]) -> list[str]:
-        available = self.templates.types()
-        if not wanted:
-            return available
-        lookup = {t.lower(): t for t in available}
-        out = []
-        for name in wanted:
-            if name.strip().lower() not in lookup:
-                raise UsageError(f"unknown mask type {name!r}: available types are {', '.join(available)}")
-            out.append(lookup[name.strip().lower()])
-        return out
 
     def _scaled_for(self, t: MaskTemplate, dst: np.ndarray) -> _Scaled:
         """The template pre-scaled to about its size on the face, rounded up to a bucket; cached."""
@@ -167,16 +211,42 @@ class MaskSynthesizer:
         premul = np.clip(base * s.shading, 0, 255) * s.alpha  # (h,w,3)
         return np.concatenate([np.round(premul).astype(np.uint8), s.premul[..., 3:]], axis=2)
 
-    def apply(self, face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> SynthResult:
-        """Mask one face. ``face`` (S,S,3) uint8 RGB, ``landmarks`` (68,2) in its pixels; uses only ``rng``."""
+    def parse_code(self, code: str) -> list[MaskChoice]:
+        """MaskTheFace's ``--code``: comma-separated ``type``, ``type-colour`` or ``type-texture`` entries
+        (e.g. ``cloth-#e54294, surgical_blue, cloth-checks, N95``); UsageError names a bad entry."""
+        lookup = {t.lower(): t for t in self.types}
+        choices = []
+        for entry in (e.strip() for e in code.split(",")):
+            if not entry:
+                continue
+            name, _, look = entry.partition("-")
+            if name.strip().lower() not in lookup:
+                raise UsageError(f"--code entry {entry!r}: unknown mask type {name.strip()!r} "
+                                 f"(available: {', '.join(self.types)})")
+            choices.append(MaskChoice(lookup[name.strip().lower()], *_parse_look(look.strip(), entry)))
+        if not choices:
+            raise UsageError("--code holds no entries: give e.g. 'cloth-#e54294, surgical_blue, N95'")
+        return choices
+
+    def apply(self, face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, *,
+              choice: MaskChoice | None = None) -> SynthResult:
+        """Mask one face. ``face`` (H,W,3) uint8 RGB (an aligned crop or a whole photo), ``landmarks``
+        (68,2) in its pixels; uses only ``rng``. ``choice`` fixes the mask type (and colour or texture,
+        when it names one) instead of drawing it from the options."""
         if not (isinstance(face, np.ndarray) and face.dtype == np.uint8 and face.ndim == 3 and face.shape[2] == 3):
             raise ImageError("face must be an (H,W,3) uint8 RGB array")
         dst = six_anchors(landmarks).astype(np.float64)  # (6,2)
         turn = head_turn(landmarks)
         variant = turn_variant(landmarks, threshold=self.options.turn_threshold)
-        mask_type = self.types[int(rng.integers(len(self.types)))]
+        if choice is None:
+            mask_type = self.types[int(rng.integers(len(self.types)))]
+        else:
+            mask_type = choice.mask_type
         template = self.templates.choose(mask_type, variant, rng)
-        color, texture, texture_label = self._appearance(rng)
+        if choice is not None and choice.fixes_look:
+            color, texture, texture_label = choice.look(rng)
+        else:
+            color, texture, texture_label = self._appearance(rng)
         scaled = self._scaled_for(template, dst)
         rgba = self._paint(scaled, color, texture)
         masked, alpha = _composite(face, rgba, _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0]))

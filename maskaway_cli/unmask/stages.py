@@ -176,21 +176,10 @@ def finish(task: tuple[Prepared, list, str]) -> Finished:
 
 def _write_photo(target: Path, image, rgb: np.ndarray, removed: int, weights_note: str, config) -> None:
     from maskaway_cli import __version__
-    from maskaway_cli.imageio import atomic_write_bytes, encode_image, exif_with_description, format_for_path
+    from maskaway_cli.imageio import atomic_write_bytes, encode_like, format_for_path
 
-    fmt = format_for_path(target)
-    pixels = rgb if image.alpha is None or fmt == "JPEG" else np.dstack([rgb, image.alpha])  # alpha back on
     note = PROVENANCE.format(version=__version__, faces=removed, weights=weights_note) if removed and config.provenance else None
-    exif = image.exif
-    text = None
-    if note and fmt == "PNG":
-        text = {"Description": note, "Software": f"MaskAway {__version__}"}
-    elif note:  # JPEG, WebP, TIFF: EXIF ImageDescription
-        exif = exif_with_description(exif, note)
-    quality = image.jpeg_quality if fmt == "JPEG" else None
-    subsampling = image.jpeg_subsampling if fmt == "JPEG" else None
-    data = encode_image(pixels, fmt, quality=quality, icc_profile=image.icc_profile, exif=exif, text=text,
-                        subsampling=subsampling)
+    data = encode_like(image, rgb, format_for_path(target), note=note)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, data)
 
