@@ -64,20 +64,22 @@ def profile(photos: list[Path]) -> dict[str, float]:
 
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
     from maskaway_cli.imageio import atomic_write_bytes, encode_like, encode_png, load_image
-    from maskaway_cli.masking.faces import face_rng, find_faces
+    from maskaway_cli.faces.locate import find_faces
+    from maskaway_cli.masking.streams import face_rng
     from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
     from maskaway_cli.synth.photo import mask_photo
 
     cv2.setNumThreads(1)
-    detect = make_detector(DetectorConfig(min_face=1))
+    detect = make_detector(DetectorConfig(keep_small=True))
     synth = MaskSynthesizer(SynthOptions(types=("surgical",)))
     steps = dict.fromkeys(["load", "detect+landmarks", "draw masks", "encode photo", "encode mask", "write"], 0.0)
+    find_faces(load_image(photos[0]).rgb, detect)  # warm up: models load on their first call
     with tempfile.TemporaryDirectory() as tmp:
         for i, path in enumerate(photos):
             t0 = time.perf_counter()
             image = load_image(path)
             t1 = time.perf_counter()
-            faces, _ = find_faces(image.rgb, detect, min_face=20, detector="ssd")
+            faces, _ = find_faces(image.rgb, detect)
             t2 = time.perf_counter()
             rngs = [face_rng(0, path.name, f.index, 0)[0] for f in faces]
             masked = mask_photo(image.rgb, [f.landmarks for f in faces], synth, rngs)

@@ -1,10 +1,10 @@
-"""Fit the SSD → HOG box conversion used by ``faces/landmarks.py``.
+"""Fit the detector box → HOG box conversion used by ``faces/landmarks.py`` (``BOX_TO_HOG``).
 
-dlib's 68-point predictor was trained on HOG detector boxes; this script runs both detectors on unmasked
+dlib's 68-point predictor was trained on HOG detector boxes; this script runs a detector and HOG on unmasked
 faces (every 40th UTKFace crop and the fixtures), keeps photos where each finds exactly one face, and prints
-the median offsets/scale to put in ``SSD_TO_HOG_*``.
+the median offsets/scale to put in ``BOX_TO_HOG[detector]``.
 
-    python benchmarks/calibrate_boxes.py [--shared ../shared]
+    python benchmarks/calibrate_boxes.py [--shared ../shared] [--detector retina]
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import numpy as np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
+    parser.add_argument("--detector", default="retina", choices=["retina", "ssd"])
     args = parser.parse_args()
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
     from maskaway_cli.imageio import load_rgb
 
-    ssd = make_detector(DetectorConfig(kind="ssd", confidence=0.5))
+    ssd = make_detector(DetectorConfig(kind=args.detector))
     hog = make_detector(DetectorConfig(kind="hog"))
     photos = sorted((args.shared / "faces" / "utkface").glob("*.jpg"))[::40]
     photos += sorted((args.shared / "faces" / "fixtures").glob("*.jpg"))
@@ -41,7 +42,7 @@ def main() -> None:
         ])
     r = np.median(np.array(rows), axis=0)
     print(f"faces used: {len(rows)}")
-    print(f"SSD_TO_HOG_DX, SSD_TO_HOG_DY, SSD_TO_HOG_SIDE = {r[0]:.3f}, {r[1]:.3f}, {r[2]:.2f}")
+    print(f'BOX_TO_HOG["{args.detector}"] = ({r[0]:.3f}, {r[1]:.3f}, {r[2]:.2f})  # dx, dy, side')
 
 
 if __name__ == "__main__":

@@ -57,8 +57,8 @@ class GenerateConfig:
     limit: int | None = None  # at most this many source images
     split: SplitFractions = field(default_factory=SplitFractions)
     overwrite: bool = False
-    detector: str = "ssd"
-    confidence: float = 0.4
+    detector: str = "retina"
+    confidence: float | None = None  # None: the detector's own default
     min_face: int = 40  # smallest face (detector box side, photo pixels) worth a training sample
 
     def __post_init__(self) -> None:
@@ -107,8 +107,8 @@ class MaskConfig:
     workers: int = 1
     overwrite: bool = False
     verbose: bool = False
-    detector: str = "ssd"
-    confidence: float = 0.4
+    detector: str = "retina"
+    confidence: float | None = None  # None: the detector's own default
     min_face: int = 20
 
     def __post_init__(self) -> None:

@@ -93,8 +93,26 @@ def test_nested_duplicate_boxes_are_suppressed():
 
 def test_finish_clips_and_drops_small_faces():
     dets = [Detection((-20, -10, 80, 90), 0.9), Detection((5, 5, 15, 15), 0.95)]
-    out = _finish(dets, (100, 100, 3), min_face=20)
+    out = _finish(dets, (100, 100, 3), DetectorConfig(min_face=20))
     assert out == [Detection((0.0, 0.0, 80, 90), 0.9)]
+    dets.append(Detection((85, 85, 95, 95), 0.92))  # small and apart from the big one
+    kept = _finish(dets, (100, 100, 3), DetectorConfig(min_face=20, keep_small=True))  # reported, not dropped
+    assert kept == [Detection((0.0, 0.0, 80, 90), 0.9), Detection((85, 85, 95, 95), 0.92)]  # not the one on the face
+
+
+def test_retina_passes_cover_the_face_sizes_asked_for():
+    from maskaway_cli.faces.retina import COARSE_SIDE, FACE_AT_INPUT, MAX_SIDE, pass_sides
+
+    assert pass_sides(200, 200, 40) == [COARSE_SIDE]  # a crop: its faces are big at 160 px already
+    for h, w, min_face in ((200, 200, 20), (400, 300, 20), (1350, 1350, 40)):
+        sides = pass_sides(h, w, min_face)
+        assert sides[0] == COARSE_SIDE and len(sides) == 2 and sides[1] <= MAX_SIDE
+        assert min_face * sides[1] / max(h, w) >= FACE_AT_INPUT or sides[1] == MAX_SIDE
+
+
+def test_retina_box_is_converted_to_a_square_hog_style_box():
+    x0, y0, x1, y1 = to_predictor_box((100, 100, 180, 200), "retina")
+    assert x1 - x0 == pytest.approx(y1 - y0) and (x1 - x0) < 90  # square, a little tighter
 
 
 def test_ssd_box_is_converted_to_a_square_hog_style_box():

@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(0, help="Worker processes (0: one per CPU core)."),
         overwrite: bool = typer.Option(False, help="Redo every photo, even those an earlier run finished."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per photo: faces found, masks drawn."),
-        detector: str = typer.Option("ssd", help="Face detector: ssd (finds masked faces), hog or cnn."),
-        confidence: float = typer.Option(0.4, help="Detector score threshold (ssd)."),
+        detector: str = typer.Option("retina", help="Face detector: retina (default), ssd, hog or cnn."),
+        confidence: float = typer.Option(None, help="Detector score threshold (default: retina 0.7, ssd 0.4)."),
         min_face: int = typer.Option(20, help="Smallest face to mask, in photo pixels."),
         json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
     ) -> None:

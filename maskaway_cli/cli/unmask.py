@@ -30,9 +30,9 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, help="Replace outputs that already exist."),
         provenance: bool = typer.Option(True, help="Note in each output's metadata what MaskAway synthesized."),
         aligned: bool = typer.Option(False, help="Inputs are already aligned face crops (no detection)."),
-        detector: str = typer.Option("ssd", help="Face detector: ssd (finds masked faces), hog or cnn."),
+        detector: str = typer.Option("retina", help="Face detector: retina (default), ssd, hog or cnn."),
         min_face: int = typer.Option(20, help="Smallest face to unmask, in photo pixels."),
-        confidence: float = typer.Option(0.4, help="Detector score threshold (ssd)."),
+        confidence: float = typer.Option(None, help="Detector score threshold (default: retina 0.7, ssd 0.4)."),
         json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
     ) -> None:
         """Remove face masks from whole photos; everything outside the mask stays bit-identical."""

@@ -1,9 +1,10 @@
 """Face detection that works on faces wearing masks.
 
-The default is OpenCV's ResNet-10 SSD (``res10_300x300_ssd_iter_140000``): measured on the 883 real masked
-crops of ``shared/faces/realmask`` it finds ~92% of masked faces where dlib's HOG finds 2–35%. dlib's HOG and
-CNN (MMOD) detectors stay available as options. All detectors take an RGB uint8 image and return boxes in
-that image's full-resolution pixel coordinates.
+The default is RetinaFace (MobileNet-0.25, ``retina.py``): measured single-threaded on real photos
+(docs/faces.md) it is 6-10x faster than the SSD and finds far more masked faces in whole photos. OpenCV's
+ResNet-10 SSD (``res10_300x300_ssd_iter_140000``), dlib's HOG and dlib's CNN (MMOD) stay available as
+options. All detectors take an RGB uint8 image and return boxes in that image's full-resolution pixel
+coordinates.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import numpy as np
 from maskaway_cli.errors import UsageError
 from maskaway_cli.faces.models import DLIB_CNN, SSD_MODEL, SSD_PROTOTXT, model_path
 
-DetectorKind = Literal["ssd", "hog", "cnn"]
-DETECTORS: tuple[str, ...] = ("ssd", "hog", "cnn")
+DetectorKind = Literal["retina", "ssd", "hog", "cnn"]
+DETECTORS: tuple[str, ...] = ("retina", "ssd", "hog", "cnn")
+DEFAULT_CONFIDENCE = {"retina": 0.7, "ssd": 0.4, "hog": 0.0, "cnn": 0.0}  # per detector; see docs/faces.md
 
 SSD_SIZE = 300  # the resolution the SSD was trained at; smaller images run at their own size
 SSD_MEAN = (104.0, 177.0, 123.0)  # BGR means the Caffe model was trained with
@@ -27,23 +29,29 @@ SSD_RETRY_PAD = 0.25  # border added for the second pass: SSD misses faces that 
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    kind: str = "ssd"
-    confidence: float = 0.4  # SSD score threshold (dlib detectors: their own score, >= 0)
-    min_face: int = 20  # smallest accepted box side, in full-resolution pixels
+    kind: str = "retina"
+    confidence: float | None = None  # score threshold; None: the detector's own default
+    min_face: int = 20  # smallest face looked for (and accepted), in full-resolution pixels
+    keep_small: bool = False  # also return smaller faces found on the way, so callers can report them
 
     def __post_init__(self) -> None:
         if self.kind not in DETECTORS:
             raise UsageError(f"unknown detector '{self.kind}' (choose from {', '.join(DETECTORS)})")
-        if not 0.0 < self.confidence < 1.0 and self.kind == "ssd":
+        if self.confidence is not None and self.kind in ("retina", "ssd") and not 0.0 < self.confidence < 1.0:
             raise UsageError(f"--confidence must be between 0 and 1, got {self.confidence}")
         if self.min_face < 1:
             raise UsageError(f"--min-face must be at least 1 pixel, got {self.min_face}")
+
+    @property
+    def threshold(self) -> float:
+        return DEFAULT_CONFIDENCE[self.kind] if self.confidence is None else self.confidence
 
 
 @dataclass(frozen=True)
 class Detection:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in full-resolution pixels
     score: float
+    points: tuple[tuple[float, float], ...] | None = None  # RetinaFace's 5 points (eyes, nose, mouth corners)
 
     @property
     def size(self) -> float:
@@ -61,8 +69,29 @@ def make_detector(config: DetectorConfig) -> Detector:
 
 @functools.lru_cache(maxsize=4)
 def _cached_detector(config: DetectorConfig) -> Detector:
-    factory = {"ssd": SSDDetector, "hog": DlibHOGDetector, "cnn": DlibCNNDetector}[config.kind]
+    factory = {"retina": RetinaDetector, "ssd": SSDDetector, "hog": DlibHOGDetector, "cnn": DlibCNNDetector}[config.kind]
     return factory(config)
+
+
+class RetinaDetector:
+    """RetinaFace in one or two passes (coarse for big faces, fine for small ones), merged (``retina.py``)."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        from maskaway_cli.faces import retina
+
+        self.config = config
+        retina.session()  # load the network now, not on the first photo
+
+    def __call__(self, rgb: np.ndarray) -> list[Detection]:
+        from maskaway_cli.faces import retina
+
+        h, w = rgb.shape[:2]
+        dets = []
+        for side in retina.pass_sides(h, w, self.config.min_face):
+            boxes, scores, points = retina.detect(rgb, side=side, threshold=self.config.threshold)
+            dets += [Detection(tuple(float(v) for v in b), float(s), tuple(map(tuple, p.tolist())))
+                     for b, s, p in zip(boxes, scores, points)]
+        return _finish(dets, rgb.shape, self.config)
 
 
 class SSDDetector:
@@ -78,7 +107,7 @@ class SSDDetector:
         found = self._pass(rgb, pad=0.0)
         if not found:
             found = self._pass(rgb, pad=SSD_RETRY_PAD)
-        return _finish(found, rgb.shape, self.config.min_face)
+        return _finish(found, rgb.shape, self.config)
 
     def _pass(self, rgb: np.ndarray, *, pad: float) -> list[Detection]:
         import cv2
@@ -95,7 +124,7 @@ class SSDDetector:
         self.net.setInput(cv2.dnn.blobFromImage(small, 1.0, (side, side), SSD_MEAN))
         out = self.net.forward()[0, 0]  # (N,7): image id, class, score, x0, y0, x1, y1 (relative)
         dets = []
-        for score, x0, y0, x1, y1 in out[out[:, 2] >= self.config.confidence][:, 2:7]:
+        for score, x0, y0, x1, y1 in out[out[:, 2] >= self.config.threshold][:, 2:7]:
             box = (x0 * pw - p, y0 * ph - p, x1 * pw - p, y1 * ph - p)
             dets.append(Detection(tuple(float(v) for v in box), float(score)))
         return dets
@@ -115,7 +144,7 @@ class DlibHOGDetector:
         upsample = 1 if max(small.shape[:2]) < 400 else 0
         rects, scores, _ = self.detector.run(small, upsample, 0.0)
         dets = [Detection(_rect_box(r, scale), float(s)) for r, s in zip(rects, scores)]
-        return _finish(dets, rgb.shape, self.config.min_face)
+        return _finish(dets, rgb.shape, self.config)
 
 
 class DlibCNNDetector:
@@ -132,7 +161,7 @@ class DlibCNNDetector:
         upsample = 1 if max(small.shape[:2]) < 400 else 0
         found = self.detector(small, upsample)
         dets = [Detection(_rect_box(d.rect, scale), float(d.confidence)) for d in found]
-        return _finish(dets, rgb.shape, self.config.min_face)
+        return _finish(dets, rgb.shape, self.config)
 
 
 def _downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -152,17 +181,20 @@ def _rect_box(rect, scale: float) -> tuple[float, float, float, float]:
     return (rect.left() * scale, rect.top() * scale, (rect.right() + 1) * scale, (rect.bottom() + 1) * scale)
 
 
-def _finish(dets: list[Detection], shape: tuple[int, ...], min_face: int) -> list[Detection]:
-    """Clip to the image, drop small boxes, suppress duplicates, order by score."""
+def _finish(dets: list[Detection], shape: tuple[int, ...], config: DetectorConfig) -> list[Detection]:
+    """Clip to the image, drop small boxes (or, with ``keep_small``, list them after the others unless they
+    lie on a bigger face), suppress duplicates, order by score."""
     h, w = shape[:2]
     clipped = []
     for d in dets:
         x0, y0, x1, y1 = d.box
         box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
-        det = Detection(box, d.score)
-        if det.size >= min_face:
-            clipped.append(det)
-    return suppress_duplicates(clipped)
+        clipped.append(Detection(box, d.score, d.points))
+    kept = suppress_duplicates([d for d in clipped if d.size >= config.min_face])
+    if config.keep_small:
+        small = [d for d in clipped if 0 < d.size < config.min_face]
+        kept += suppress_duplicates([d for d in small if all(_overlap_min(d.box, k.box) < 0.5 for k in kept)])
+    return kept
 
 
 def suppress_duplicates(dets: list[Detection], *, overlap: float = 0.5) -> list[Detection]:

@@ -1,9 +1,9 @@
 """68-point landmarks (iBUG 300-W numbering) with dlib's shape predictor from face-recognition-models.
 
 The predictor was trained on boxes from dlib's HOG detector, which are square and sit a little higher and
-tighter than the SSD's. Boxes from other detectors are converted to that convention first: fed an SSD box
-as is, the predictor slides the jaw and eyes. The conversion was fitted on 546 unmasked faces
-(UTKFace + fixtures) where both detectors fire (see ``benchmarks/calibrate_boxes.py``).
+tighter than RetinaFace's or the SSD's. Boxes from other detectors are converted to that convention first:
+fed an SSD box as is, the predictor slides the jaw and eyes. Each conversion was fitted on ~550 unmasked
+faces (UTKFace + fixtures) where both detectors fire (see ``benchmarks/calibrate_boxes.py``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 
 from maskaway_cli.faces.models import LANDMARKS_68, model_path
 
-# Median offsets of the HOG box centre from the SSD box centre, in SSD box widths/heights, and the HOG
-# side as a fraction of sqrt(SSD width * height).
-SSD_TO_HOG_DX, SSD_TO_HOG_DY, SSD_TO_HOG_SIDE = -0.043, -0.039, 0.96
+# Per detector: median offsets of the HOG box centre from the detector's box centre, in box widths and
+# heights, and the HOG side as a fraction of sqrt(width * height) (benchmarks/calibrate_boxes.py).
+BOX_TO_HOG = {"retina": (-0.029, -0.041, 0.91), "ssd": (-0.043, -0.039, 0.96)}
 
 # Landmark groups used across the project (0-based indices).
 JAW = slice(0, 17)
@@ -43,12 +43,13 @@ def to_predictor_box(box: tuple[float, float, float, float], detector: str) -> t
         side = float(np.sqrt(w * h))
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     else:
-        side = SSD_TO_HOG_SIDE * float(np.sqrt(w * h))
-        cx, cy = (x0 + x1) / 2 + SSD_TO_HOG_DX * w, (y0 + y1) / 2 + SSD_TO_HOG_DY * h
+        dx, dy, k = BOX_TO_HOG[detector]
+        side = k * float(np.sqrt(w * h))
+        cx, cy = (x0 + x1) / 2 + dx * w, (y0 + y1) / 2 + dy * h
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
-def predict_landmarks(rgb: np.ndarray, box: tuple[float, float, float, float], *, detector: str = "ssd") -> np.ndarray:
+def predict_landmarks(rgb: np.ndarray, box: tuple[float, float, float, float], *, detector: str = "retina") -> np.ndarray:
     """68 landmarks ``(68,2) float32`` (x, y in pixels) for the face in ``box`` of an RGB uint8 image."""
     import dlib
 

@@ -1,9 +1,10 @@
 """Synthetic masks on real photos: the cores of ``maskaway generate`` and ``maskaway mask``.
 
-- ``faces.py``: per-photo work shared by both commands (detect, landmarks, one seeded RNG per face).
+- ``streams.py``: one seeded random stream per masked face, shared by both commands.
 - ``generate.py`` + ``dataset.py``: aligned masked / original / binary triplets and their manifest.
 - ``photos.py`` + ``photo_writer.py``: whole photos wearing masks, their binary masks and manifest.
 - ``preview.py``: contact sheets of a generated dataset.
 
-Drawing a mask on one face lives one level down, in ``synth/``; reading inputs in ``data/sources.py``.
+Finding faces lives one level down, in ``faces/locate.py``; drawing a mask on a face in ``synth/``;
+reading inputs in ``data/sources.py``.
 """

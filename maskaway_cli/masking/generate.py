@@ -21,7 +21,8 @@ from maskaway_cli.config import GenerateConfig
 from maskaway_cli.data.sources import Skipped, Source, collect_sources, iter_payloads
 from maskaway_cli.errors import ImageError, UsageError
 from maskaway_cli.masking.dataset import DatasetWriter
-from maskaway_cli.masking.faces import FoundFace, face_rng, find_faces
+from maskaway_cli.faces.locate import FoundFace, find_faces
+from maskaway_cli.masking.streams import face_rng
 from maskaway_cli.progress import Reporter, null_reporter
 
 
@@ -82,8 +83,8 @@ def _init_worker(config: GenerateConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
     cv2.setNumThreads(1)  # one process per core; also keeps results independent of --workers
     _WORKER["config"] = config
-    # Detect with min_face=1 so faces too small for a sample are reported as such, not as "no face".
-    det_cfg = DetectorConfig(kind=config.detector, confidence=config.confidence, min_face=1)
+    # Keep small faces too, so that faces too small for a sample are reported as such, not as "no face".
+    det_cfg = DetectorConfig(config.detector, config.confidence, config.min_face, keep_small=True)
     _WORKER["detect"] = make_detector(det_cfg)
     _WORKER["synth"] = MaskSynthesizer(synth_options(config))
 
@@ -113,7 +114,7 @@ def process_image(task: tuple[Source, Any]) -> ImageResult:
     except ImageError as exc:
         return ImageResult(source.name, "error", str(exc).removeprefix(f"{source.name}: "))
     config: GenerateConfig = _WORKER["config"]
-    faces, small = find_faces(rgb, _WORKER["detect"], min_face=config.min_face, detector=config.detector)
+    faces, small = find_faces(rgb, _WORKER["detect"])
     if not faces and not small:
         return ImageResult(source.name, "noface", "no face found")
     if not faces:

@@ -17,7 +17,7 @@ from typing import Any
 
 from maskaway_cli.config import MaskConfig
 from maskaway_cli.data.sources import Skipped, iter_payloads
-from maskaway_cli.errors import MaskAwayError
+from maskaway_cli.errors import MaskAwayError, UsageError
 from maskaway_cli.masking.outputs import Manifest, PhotoJob, plan_jobs
 from maskaway_cli.progress import Reporter, null_reporter
 
@@ -67,7 +67,7 @@ def init_worker(config: MaskConfig, in_process: bool = False) -> None:
     cv2.setNumThreads(1)  # one process per core
     synth = MaskSynthesizer(synth_options(config))
     _WORKER.update(config=config, synth=synth,
-                   detect=make_detector(DetectorConfig(config.detector, config.confidence, min_face=1)),
+                   detect=make_detector(DetectorConfig(config.detector, config.confidence, config.min_face, keep_small=True)),
                    code=synth.parse_code(config.code) if config.code is not None else None,
                    every=[MaskChoice(t) for t in synth.types] if config.every_type else None)
 
@@ -99,10 +99,10 @@ def mask_one(task: tuple[PhotoJob, Any]) -> PhotoResult:
 
 
 def _mask_and_write(job: PhotoJob, image) -> dict[str, Any]:
-    from maskaway_cli.masking.faces import find_faces
+    from maskaway_cli.faces.locate import find_faces
 
     config: MaskConfig = _WORKER["config"]
-    faces, small = find_faces(image.rgb, _WORKER["detect"], min_face=config.min_face, detector=config.detector)
+    faces, small = find_faces(image.rgb, _WORKER["detect"])
     record: dict[str, Any] = {"source": job.source.name, "size": list(image.size), "small_faces": small,
                               "outputs": [], "masks": [], "faces": [], "not_masked": []}
     if not faces:
@@ -124,7 +124,7 @@ def _mask_and_write(job: PhotoJob, image) -> dict[str, Any]:
 
 def _mask(rgb, faces, job: PhotoJob, copy: int, choice):
     """The photo with every face masked (one random stream per face) and per-face manifest fields."""
-    from maskaway_cli.masking.faces import face_rng
+    from maskaway_cli.masking.streams import face_rng
     from maskaway_cli.synth.photo import mask_photo
 
     config: MaskConfig = _WORKER["config"]
@@ -171,7 +171,7 @@ def mask_photos(config: MaskConfig, *, reporter: Reporter = null_reporter) -> Ma
         synth.parse_code(config.code)
     jobs, skipped = plan_jobs(config.sources, config.output, config.mask_dir)
     if not jobs and not skipped:
-        raise MaskAwayError("no images found in the given sources")
+        raise UsageError("no images found in the given sources")
     manifest = Manifest(config.output, config.settings(), overwrite=config.overwrite)
     todo = [j for j in jobs if not manifest.is_done(j, config.mask_dir)]
     summary = MaskSummary(errors=list(skipped), resumed=len(jobs) - len(todo))

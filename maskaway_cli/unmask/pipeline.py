@@ -190,12 +190,12 @@ def clean_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
 
 
 # ---- photo level -----------------------------------------------------------------------------------
-def find_faces(rgb: np.ndarray, detect, size: int, *, detector: str = "ssd") -> list:
+def aligned_faces(rgb: np.ndarray, detect, size: int) -> list:
     """Detect every face of ``rgb`` and align it at ``size``: a list of ``faces.align.AlignedFace``."""
     from maskaway_cli.faces.align import align_face
-    from maskaway_cli.faces.landmarks import predict_landmarks
+    from maskaway_cli.faces.locate import find_faces
 
-    return [align_face(rgb, predict_landmarks(rgb, d.box, detector=detector), size) for d in detect(rgb)]
+    return [align_face(rgb, f.landmarks, size) for f in find_faces(rgb, detect)[0]]
 
 
 def paste_faces(rgb: np.ndarray, matrices: list[np.ndarray], outputs: list[FaceOutput]) -> tuple[np.ndarray, np.ndarray]:
@@ -210,9 +210,9 @@ def paste_faces(rgb: np.ndarray, matrices: list[np.ndarray], outputs: list[FaceO
     return rgb, region
 
 
-def unmask_photo(rgb: np.ndarray, unmasker: Unmasker, detect, *, detector: str = "ssd") -> tuple[np.ndarray, np.ndarray, list[FaceOutput]]:
+def unmask_photo(rgb: np.ndarray, unmasker: Unmasker, detect) -> tuple[np.ndarray, np.ndarray, list[FaceOutput]]:
     """The whole pipeline on one photo in this process: (result (H,W,3) uint8, changed region, per-face outputs)."""
-    faces = find_faces(rgb, detect, unmasker.size, detector=detector)
+    faces = aligned_faces(rgb, detect, unmasker.size)
     outputs = unmasker([f.crop for f in faces]) if faces else []
     result, region = paste_faces(rgb, [f.matrix for f in faces], outputs)
     return result, region, outputs

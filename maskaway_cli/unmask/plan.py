@@ -26,8 +26,8 @@ class UnmaskConfig:
     overwrite: bool = False
     provenance: bool = True
     aligned: bool = False
-    detector: str = "ssd"
-    confidence: float = 0.4
+    detector: str = "retina"
+    confidence: float | None = None  # None: the detector's own default
     min_face: int = 20
 
     def __post_init__(self) -> None:

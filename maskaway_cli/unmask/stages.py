@@ -103,7 +103,7 @@ def _unpark(prepared: Prepared):
 def _faces(rgb: np.ndarray, job: Job) -> list[Face]:
     import cv2
 
-    from maskaway_cli.unmask.pipeline import find_faces
+    from maskaway_cli.unmask.pipeline import aligned_faces
 
     config: UnmaskConfig = _STATE["config"]
     size: int = _STATE["size"]
@@ -114,7 +114,7 @@ def _faces(rgb: np.ndarray, job: Job) -> list[Face]:
         crop = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
         return [Face(matrix, crop, _warp_mask(user_mask, matrix, size))]
     return [Face(f.matrix, f.crop, _warp_mask(user_mask, f.matrix, size))
-            for f in find_faces(rgb, _STATE["detect"], size, detector=config.detector)]
+            for f in aligned_faces(rgb, _STATE["detect"], size)]
 
 
 def _user_mask(shape: tuple[int, int], job: Job) -> np.ndarray:
