@@ -60,8 +60,14 @@ class GenerateConfig:
     detector: str = "retina"
     confidence: float | None = None  # None: the detector's own default
     min_face: int = 40  # smallest face (detector box side, photo pixels) worth a training sample
+    bare: float = 0.0  # share of samples left without a mask (empty binary): the segmenter must say "none"
+    degrade: float = 0.0  # share of samples given photo degradations (synth/degrade.py), pair alike
+    worn_low: float = 0.0  # share of masks worn under the nose or on the chin
 
     def __post_init__(self) -> None:
+        for name in ("bare", "degrade", "worn_low"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
         if self.size < 32 or self.size > 1024:
             raise UsageError(f"--size must be between 32 and 1024, got {self.size}")
         if self.per_face < 1:

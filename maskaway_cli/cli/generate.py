@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         detector: str = typer.Option("retina", help="Face detector: retina (default), ssd, hog or cnn."),
         confidence: float = typer.Option(None, help="Detector score threshold (default: retina 0.7, ssd 0.4)."),
         min_face: int = typer.Option(40, help="Smallest face to use, in photo pixels."),
+        bare: float = typer.Option(0.0, help="Share of samples left without a mask (empty binary mask)."),
+        degrade: float = typer.Option(0.0, help="Share of samples given photo degradations (JPEG, blur, noise, light, cast, scale)."),
+        worn_low: float = typer.Option(0.0, help="Share of masks worn under the nose or on the chin."),
         preview: Path = typer.Option(None, help="Also write a contact sheet PNG of 64 triplets here."),
         json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
     ) -> None:
@@ -46,6 +49,7 @@ def register(app: typer.Typer) -> None:
             texture_weight=texture_weight, templates=templates, per_face=per_face, seed=seed,
             workers=workers or os.cpu_count() or 1, limit=limit, split=SplitFractions.parse(split),
             overwrite=overwrite, detector=detector, confidence=confidence, min_face=min_face,
+            bare=bare, degrade=degrade, worn_low=worn_low,
         )
         with RichReporter() as reporter:
             summary = run(config, reporter=reporter)

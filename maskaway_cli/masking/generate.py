@@ -24,6 +24,7 @@ from maskaway_cli.masking.dataset import DatasetWriter
 from maskaway_cli.faces.locate import FoundFace, find_faces
 from maskaway_cli.masking.streams import face_rng
 from maskaway_cli.progress import Reporter, null_reporter
+from maskaway_cli.synth import degrade
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class GenerateSummary:
         }
 
 
+BARE_INFO = {"mask_type": "none", "template": None, "variant": None, "color": None, "texture": None}
+
+
 # ---- worker side ----------------------------------------------------------------------------------
 _WORKER: dict[str, Any] = {}
 
@@ -99,6 +103,7 @@ def synth_options(config: GenerateConfig):
         textures=config.textures,
         texture_weight=config.texture_weight,
         templates_dir=config.templates,
+        worn_low=config.worn_low,
     )
 
 
@@ -130,23 +135,38 @@ def _face_samples(rgb, face: FoundFace, source: str, config: GenerateConfig) -> 
     from maskaway_cli.imageio import encode_png
 
     aligned = align_face(rgb, face.landmarks, config.size)
-    original_png = encode_png(aligned.crop, compress_level=1)  # level 1: 40% faster, 19% bigger files
+    clean_png = encode_png(aligned.crop, compress_level=1)  # level 1: 40% faster, 19% bigger files
     out = []
     for copy in range(config.per_face):
         rng, entropy = face_rng(config.seed, source, face.index, copy)
-        result = _WORKER["synth"].apply(aligned.crop, aligned.landmarks, rng)
+        masked, binary, info = _draw(aligned, rng, config)
+        original_png = clean_png
+        if config.degrade and rng.random() < config.degrade:  # the pair alike: same draw for both
+            degradation = degrade.draw(rng)
+            masked, original = degradation.apply(masked), degradation.apply(aligned.crop)
+            binary = degrade.cover(binary, masked, original)
+            original_png = encode_png(original, compress_level=1)
+            info["degraded"] = degradation.info()
         record = {
             "source": source,
             **face.record(),
             "copy": copy,
             "matrix": np.round(aligned.matrix, 6).tolist(),
-            **result.info,
+            **info,
             "seed": entropy,
         }
-        pngs = {"original": original_png, "masked": encode_png(result.masked, compress_level=1),
-                "binary": encode_png(result.binary, compress_level=1)}
+        pngs = {"original": original_png, "masked": encode_png(masked, compress_level=1),
+                "binary": encode_png(binary, compress_level=1)}
         out.append(FaceSample(face.index, copy, record, pngs))
     return out
+
+
+def _draw(aligned, rng, config: GenerateConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(masked (S,S,3), binary (S,S), manifest fields): a synthetic mask, or with ``--bare`` none at all."""
+    if config.bare and rng.random() < config.bare:
+        return aligned.crop, np.zeros(aligned.crop.shape[:2], np.uint8), dict(BARE_INFO)
+    result = _WORKER["synth"].apply(aligned.crop, aligned.landmarks, rng)
+    return result.masked, result.binary, dict(result.info)
 
 
 # ---- main side ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ BUCKETS_PER_OCTAVE = 4  # template pre-scale steps: 2**(1/4), at most 19% larger
 # included: a pixel left outside it moves by at most 16/255 of the way to the mask's colour. A half-way
 # threshold (128) left a faint outline that the inpainter was never asked to paint over.
 COVER_ALPHA = 16
+FOLD_LIGHT = 60.0  # levels of light a template's shading adds or removes when a mask is recoloured
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class SynthOptions:
     texture_weight: float = 0.5  # probability that one of ``textures`` is applied
     templates_dir: Path | None = None  # a MaskTheFace-format set, pooled with the builtin one
     turn_threshold: float = 0.2  # |head_turn| above which a turned template variant is used
+    worn_low: float = 0.0  # probability that the mask is worn under the nose or down on the chin
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,9 @@ class MaskSynthesizer:
             base = appearance.texture_rgb(texture, h, w, color)  # (h,w,3) straight
         else:
             base = np.array(color, np.float32)
-        premul = np.clip(base * s.shading, 0, 255) * s.alpha  # (h,w,3)
+        # Folds must show on a black mask too: scaling alone leaves dark cloth flat, so the shading also
+        # adds or takes away a little light of its own.
+        premul = np.clip(base * s.shading + (s.shading - 1) * FOLD_LIGHT, 0, 255) * s.alpha  # (h,w,3)
         return np.concatenate([np.round(premul).astype(np.uint8), s.premul[..., 3:]], axis=2)
 
     def parse_code(self, code: str) -> list[MaskChoice]:
@@ -247,6 +251,10 @@ class MaskSynthesizer:
             color, texture, texture_label = choice.look(rng)
         else:
             color, texture, texture_label = self._appearance(rng)
+        low = 0.0
+        if self.options.worn_low and rng.random() < self.options.worn_low:  # no draw when off: old seeds hold
+            low = float(rng.uniform(0.3, 1.0))
+            dst = _worn_low(dst, low)
         scaled = self._scaled_for(template, dst)
         rgba = self._paint(scaled, color, texture)
         masked, alpha = _composite(face, rgba, _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0]))
@@ -259,7 +267,23 @@ class MaskSynthesizer:
             "texture": texture_label,
             "turn": round(turn, 4),
         }
+        if low:
+            info["worn_low"] = round(low, 3)
         return SynthResult(masked, binary, info, alpha)
+
+
+def _worn_low(anchors: np.ndarray, amount: float) -> np.ndarray:
+    """Anchors a..f of a mask pulled down its face: ``amount`` 0.3 leaves the nose out, 1.0 sits on the chin.
+
+    The top edge (a, b, c) moves by ``amount`` times the bridge-to-lip-line height; the bottom edge (d, e,
+    f) by a third of that, as the fabric bunches under the chin instead of sliding off it.
+    """
+    a, b, c, d, e, f = anchors
+    drop = (d + f) / 2 - b  # (2,) from the bridge point down to the lip line
+    out = anchors.copy()
+    out[:3] += amount * drop
+    out[3:] += amount * drop / 3
+    return out
 
 
 def _composite(face: np.ndarray, rgba: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

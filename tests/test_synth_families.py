@@ -1,0 +1,84 @@
+"""The mask families and photo conditions of real web photos: worn low, dark cloth with folds, no mask at
+all, and degraded photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from maskaway_cli.cli.app import app
+from maskaway_cli.synth import degrade
+from maskaway_cli.synth.anchors import mean_face_landmarks
+from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _face(size: int = 128) -> np.ndarray:
+    ramp = np.linspace(120, 220, size, dtype=np.float32)
+    return np.dstack([np.tile(ramp, (size, 1))] * 3).astype(np.uint8)  # (S,S,3) lit from the right
+
+
+def _centroid_y(binary: np.ndarray) -> float:
+    return float(np.nonzero(binary)[0].mean())
+
+
+def test_masks_worn_low_sit_lower_and_say_so():
+    face, lm = _face(), mean_face_landmarks(128)
+    high = MaskSynthesizer(SynthOptions(types=("surgical",))).apply(face, lm, np.random.default_rng(1))
+    low = MaskSynthesizer(SynthOptions(types=("surgical",), worn_low=1.0)).apply(face, lm, np.random.default_rng(1))
+    assert "worn_low" not in high.info and 0.3 <= low.info["worn_low"] <= 1.0
+    nose_tip_y = lm[30, 1]
+    assert _centroid_y(low.binary) > _centroid_y(high.binary) + 5
+    assert (np.nonzero(low.binary)[0].min() > nose_tip_y - 4) or low.info["worn_low"] < 0.5  # nose left out
+
+
+def test_dark_masks_keep_their_folds():
+    face, lm = _face(), mean_face_landmarks(128)
+    synth = MaskSynthesizer(SynthOptions(types=("surgical",), colors=("black",), color_weight=1.0))
+    result = synth.apply(face, lm, np.random.default_rng(0))
+    inside = result.masked[result.binary == 255].astype(float).mean(axis=1)
+    assert inside.mean() < 70  # a black mask
+    assert inside.std() > 4  # pleats and shading still show, not one flat black
+
+
+def test_degradation_treats_both_images_of_a_pair_alike_and_is_reproducible():
+    a = _face()
+    b = a.copy()
+    b[60:90, 40:90] = (30, 30, 30)  # the "masked" image of the pair
+    d = degrade.draw(np.random.default_rng(5))
+    assert d == degrade.draw(np.random.default_rng(5)) and json.dumps(d.info())
+    full = degrade.Degradation(rescale=0.5, blur=1.0, low_light=(0.6, 1.4), cast=(1.1, 1.0, 0.9), noise=6.0, jpeg=30)
+    da, db = full.apply(a), full.apply(b)
+    untouched = np.ones(a.shape[:2], bool)
+    untouched[36:114, 16:114] = False  # away from the difference (scaling, blur and JPEG blocks spread it)
+    np.testing.assert_array_equal(da[untouched], db[untouched])  # same noise, same everything
+    assert np.abs(da.astype(int) - a.astype(int)).mean() > 10  # and it did degrade
+    assert np.array_equal(degrade.Degradation().apply(a), a)  # nothing drawn: unchanged
+
+
+def test_generate_bare_and_degraded_samples(tmp_path):
+    src, ds = tmp_path / "src", tmp_path / "ds"
+    src.mkdir()
+    shutil.copy(EXAMPLES / "cc0_lisa2.jpg", src / "a.jpg")
+    result = CliRunner().invoke(app, ["generate", str(src), "-o", str(ds), "--workers", "1", "--per-face", "4",
+                                      "--bare", "0.5", "--degrade", "1", "--seed", "2"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (ds / "manifest.jsonl").read_text().splitlines()]
+    bare = [r for r in records if r["mask_type"] == "none"]
+    masked = [r for r in records if r["mask_type"] != "none"]
+    assert bare and masked and all(r["degraded"] for r in records)
+    for r in bare:  # no mask: an empty binary and the masked image is the (degraded) original itself
+        assert not np.asarray(Image.open(ds / "binary" / f"{r['id']}.png")).any()
+        assert (ds / "masked" / f"{r['id']}.png").read_bytes() == (ds / "original" / f"{r['id']}.png").read_bytes()
+    for r in masked:
+        binary = np.asarray(Image.open(ds / "binary" / f"{r['id']}.png")) == 255
+        orig, mk = (np.asarray(Image.open(ds / k / f"{r['id']}.png")).astype(int) for k in ("original", "masked"))
+        # a pair still, and the mask grew over the rim that blur and scaling spread: outside it, no pixel
+        # is more than 16 levels off (as for clean samples)
+        assert binary.mean() > 0.1 and np.abs(orig - mk).max(axis=2)[~binary].max() <= 16
