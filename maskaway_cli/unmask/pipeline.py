@@ -14,6 +14,7 @@ import numpy as np
 from maskaway_cli import paths
 from maskaway_cli.errors import UsageError, WeightsError
 
+UNSURE_BELOW = 0.75  # mean probability inside a painted mask under which the face is reported as unsure
 KIND_FILES = {"segmenter": "segmenter.safetensors", "generator": "generator.safetensors"}
 NO_WEIGHTS_HELP = (
     "no {kind} weights found: train them (maskaway train {cmd} DATASET -o RUN, then --weights RUN) "
@@ -76,6 +77,12 @@ class FaceOutput:
     result: np.ndarray  # (S,S,3) uint8 RGB: the inpainted face (== input where mask is 0)
     mask_fraction: float  # share of the crop the mask covers
     has_mask: bool  # False: no mask found, face left untouched
+    confidence: float = 1.0  # mean segmenter probability inside the mask (1.0 for a given mask)
+
+    @property
+    def unsure(self) -> bool:
+        """A mask was painted, but the segmenter hesitated over much of it: worth a look."""
+        return self.has_mask and self.confidence < UNSURE_BELOW
 
 
 class Unmasker:
@@ -92,11 +99,14 @@ class Unmasker:
             raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
         self.device = resolve_device(device)
         self.generator, gen_meta = load_model(weights["generator"], kind="generator", device=str(self.device))
-        self.segmenter, self.size = None, gen_meta.image_size
+        self.segmenter, self.gen_size = None, gen_meta.image_size
+        self.seg_size = self.gen_size
         if "segmenter" in weights:
             self.segmenter, seg_meta = load_model(weights["segmenter"], kind="segmenter", device=str(self.device))
-            if seg_meta.image_size != self.size:
-                raise WeightsError(f"segmenter is for {seg_meta.image_size} px faces, generator for {self.size} px")
+            self.seg_size = seg_meta.image_size
+        # Faces are aligned at the larger of the two sizes; the other model sees them resized. A 64 px
+        # generator then paints at 64 px, and only inside the mask: outside it the crop keeps 128 px.
+        self.size = max(self.seg_size, self.gen_size)
         self.weights = weights
         self.threshold, self.min_mask_fraction, self.batch_size = threshold, min_mask_fraction, batch_size
         # bf16 + channels-last where the hardware has native bf16 (CUDA, AVX512-BF16/AMX CPUs): 1.4x+ faster
@@ -114,10 +124,12 @@ class Unmasker:
         need = [i for i, g in enumerate(given) if g is None]
         probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
         hard = [clean_mask(probs[i], self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
+        confidence = [float(probs[i][hard[i]].mean()) if i in probs and hard[i].any() else 1.0
+                      for i in range(len(crops))]
         out: list[FaceOutput] = []
         for start in range(0, len(crops), self.batch_size):
             stop = start + self.batch_size
-            out.extend(self._inpaint(crops[start:stop], hard[start:stop]))
+            out.extend(self._inpaint(crops[start:stop], hard[start:stop], confidence[start:stop]))
         return out
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -126,29 +138,39 @@ class Unmasker:
 
         if self.segmenter is None:
             raise WeightsError("no segmenter loaded and no mask given for a face")
+        side = crops[0].shape[0] if crops else self.size
         chunks = []
         for start in range(0, len(crops), self.batch_size):
+            batch = _resized(crops[start : start + self.batch_size], self.seg_size)
             with torch.inference_mode(), self._autocast():
-                logits = self.segmenter(self._tensor(crops[start : start + self.batch_size]))  # (b,1,S,S)
-            chunks.append(torch.sigmoid(logits.float())[:, 0].cpu().numpy())
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.size, self.size), np.float32)
+                logits = self.segmenter(self._tensor(batch))  # (b,1,s,s)
+            probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()  # (b,s,s)
+            chunks.append(np.stack(_resized(list(probs), side)) if self.seg_size != side else probs)
+        return np.concatenate(chunks) if chunks else np.zeros((0, side, side), np.float32)
 
-    def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray]) -> list[FaceOutput]:
+    def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray], confidence: list[float]) -> list[FaceOutput]:
         import torch
 
         from maskaway_cli.models.unet import inpaint
 
-        m = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None].to(self.device)  # (B,1,S,S)
+        side = crops[0].shape[0]
+        small = _resized(crops, self.gen_size)
+        # A pixel the generator's grid sees any of the mask in is a hole at its size: nothing of the mask
+        # may reach it as context.
+        holes = [m > 0 for m in _resized([m.astype(np.float32) for m in masks], self.gen_size)]
+        m = torch.from_numpy(np.stack(holes).astype(np.float32))[:, None].to(self.device)  # (B,1,g,g)
         with torch.inference_mode(), self._autocast():
-            filled = inpaint(self.generator, self._tensor(crops), m).float()  # (B,3,S,S) in [0,1]
+            filled = inpaint(self.generator, self._tensor(small), m).float()  # (B,3,g,g) in [0,1]
         filled = (filled.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+        if self.gen_size != side:  # painted at the generator's size; the crop keeps its own outside the mask
+            filled = [np.where(mk[..., None], up, crop) for mk, up, crop in zip(masks, _resized(list(filled), side), crops)]
         outputs = []
-        for crop, mask, result in zip(crops, masks, filled):
+        for crop, mask, result, conf in zip(crops, masks, filled, confidence):
             fraction = float(mask.mean())
             has = fraction >= self.min_mask_fraction
             outputs.append(FaceOutput(
                 mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
-                result=result if has else crop, mask_fraction=fraction, has_mask=has,
+                result=result if has else crop, mask_fraction=fraction, has_mask=has, confidence=conf,
             ))
         return outputs
 
@@ -163,6 +185,16 @@ class Unmasker:
         import torch
 
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+
+def _resized(images: list[np.ndarray], side: int) -> list[np.ndarray]:
+    """Square images at another side: area averaging down, bilinear up; the same list when no change."""
+    import cv2
+
+    if not images or images[0].shape[0] == side:
+        return images
+    interp = cv2.INTER_AREA if images[0].shape[0] > side else cv2.INTER_LINEAR
+    return [cv2.resize(im, (side, side), interpolation=interp) for im in images]
 
 
 def clean_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
