@@ -109,7 +109,7 @@ def stage_costs(folder: Path, weights: list[str], limit: int = 16) -> dict[str, 
     for timing, path in [(False, files[0])] + [(True, f) for f in files]:  # the first pass loads models
         image = timed("load", lambda: load_image(path))
         timed("detect", lambda: detect(image.rgb))
-        faces = timed("detect+landmarks+align", lambda: aligned_faces(image.rgb, detect, unmasker.size))
+        faces = timed("detect+landmarks+align", lambda: [a for _, a in aligned_faces(image.rgb, detect, unmasker.size)])
         outputs = timed("models", lambda: unmasker([f.crop for f in faces]))
         rgb, _ = timed("paste", lambda: paste_faces(image.rgb, [f.matrix for f in faces], outputs))
         data = timed("encode", lambda: encode_image(rgb, "JPEG", quality=image.jpeg_quality, exif=image.exif,

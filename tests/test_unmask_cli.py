@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -204,3 +205,32 @@ def test_paths_from_stdin(aligned_inputs, tmp_path, weights):
              *weights, input=listing)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["processed"] == 2
+
+
+def test_faces_left_alone_or_unsure_are_listed(tmp_path, weights):
+    """A face where no mask was found is never silent: --json lists it with its box and why."""
+    src, masks = tmp_path / "in", tmp_path / "m"
+    src.mkdir(), masks.mkdir()
+    portrait = Path(__file__).resolve().parents[1] / "examples" / "cc0_lisa2.jpg"
+    shutil.copy(portrait, src / "p.jpg")
+    Image.fromarray(np.zeros((800, 600), np.uint8)).save(masks / "p.png")  # "no mask here"
+    r = _run(str(src), "-o", str(tmp_path / "o"), "--mask-dir", str(masks), "--workers", "1", "--json", *weights)
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["faces_found"] == 1 and summary["masks_removed"] == 0
+    [face] = summary["faces_to_check"]
+    assert face["status"] == "no mask found" and face["input"].endswith("p.jpg") and len(face["box"]) == 4
+    plain = _run(str(src), "-o", str(tmp_path / "o2"), "--mask-dir", str(masks), "--workers", "1", *weights)
+    assert "no mask found" in plain.output and "p.jpg" in plain.output
+
+
+def test_face_reports_flag_unsure_masks():
+    from maskaway_cli.unmask.pipeline import FaceOutput
+    from maskaway_cli.unmask.stages import Face, face_reports
+
+    blank = np.zeros((8, 8), np.uint8)
+    faces = [Face(np.eye(2, 3), np.zeros((8, 8, 3), np.uint8), None, (1.0, 2.0, 3.0, 4.0)) for _ in range(3)]
+    outputs = [FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.2, True, 0.95),  # sure: not listed
+               FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.2, True, 0.55),  # painted, unsure
+               FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.01, False, 0.6)]  # left alone
+    assert [r["status"] for r in face_reports(faces, outputs)] == ["unsure", "no mask found"]

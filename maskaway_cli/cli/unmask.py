@@ -55,6 +55,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_PARTIAL)
 
 
+SHOWN = 20  # faces to check listed in the plain summary
+
+
 def _render(summary, json_out: bool) -> None:
     from maskaway_cli.console import console, emit_json
 
@@ -66,6 +69,12 @@ def _render(summary, json_out: bool) -> None:
     c.print(f"processed {summary.processed} ({rate:.1f} img/s), faces found {summary.faces}, masks removed "
             f"{summary.masks_removed}, images with no face {len(summary.no_face)}, faces with no mask "
             f"{summary.faces_no_mask}, skipped existing {len(summary.skipped_existing)}, errors {len(summary.errors)}")
+    for face in summary.faces_left[:SHOWN]:
+        where = f"face at {face['box']}" if face["box"] else "face"
+        c.print(f"  {face['status']} {face['input']}: {where} (mask covers {face['mask_fraction']:.1%} of the face, "
+                f"confidence {face['confidence']:.2f}); try --threshold or --mask-dir", markup=False, highlight=False)
+    if len(summary.faces_left) > SHOWN:
+        c.print(f"  ... and {len(summary.faces_left) - SHOWN} more faces to check (--json lists them all)")
     for source, note in summary.notes:
         c.print(f"  note {source}: {note}", markup=False, highlight=False)
     for source, reason in summary.errors:

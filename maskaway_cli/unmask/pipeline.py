@@ -223,11 +223,11 @@ def clean_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
 
 # ---- photo level -----------------------------------------------------------------------------------
 def aligned_faces(rgb: np.ndarray, detect, size: int) -> list:
-    """Detect every face of ``rgb`` and align it at ``size``: a list of ``faces.align.AlignedFace``."""
+    """Detect every face of ``rgb`` and align it at ``size``: (``FoundFace``, ``AlignedFace``) pairs."""
     from maskaway_cli.faces.align import align_face
     from maskaway_cli.faces.locate import find_faces
 
-    return [align_face(rgb, f.landmarks, size) for f in find_faces(rgb, detect)[0]]
+    return [(f, align_face(rgb, f.landmarks, size)) for f in find_faces(rgb, detect)[0]]
 
 
 def paste_faces(rgb: np.ndarray, matrices: list[np.ndarray], outputs: list[FaceOutput]) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +244,7 @@ def paste_faces(rgb: np.ndarray, matrices: list[np.ndarray], outputs: list[FaceO
 
 def unmask_photo(rgb: np.ndarray, unmasker: Unmasker, detect) -> tuple[np.ndarray, np.ndarray, list[FaceOutput]]:
     """The whole pipeline on one photo in this process: (result (H,W,3) uint8, changed region, per-face outputs)."""
-    faces = aligned_faces(rgb, detect, unmasker.size)
+    faces = [aligned for _, aligned in aligned_faces(rgb, detect, unmasker.size)]
     outputs = unmasker([f.crop for f in faces]) if faces else []
     result, region = paste_faces(rgb, [f.matrix for f in faces], outputs)
     return result, region, outputs

@@ -31,6 +31,7 @@ class UnmaskSummary:
     skipped_existing: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    faces_left: list[dict] = field(default_factory=list)  # per face: input, box, status, mask_fraction, confidence
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class UnmaskSummary:
             "skipped_existing": self.skipped_existing, "seconds": round(self.seconds, 3),
             "errors": [{"input": s, "reason": r} for s, r in self.errors],
             "notes": [{"input": s, "note": n} for s, n in self.notes],
+            "faces_to_check": self.faces_left,
         }
 
 
@@ -227,6 +229,7 @@ def _record(done: Finished, summary: UnmaskSummary, reporter: Reporter, start: f
         summary.faces += done.faces
         summary.masks_removed += done.masks_removed
         summary.faces_no_mask += done.faces - done.masks_removed
+        summary.faces_left.extend({"input": done.source, **face} for face in done.left)
     elapsed = max(time.perf_counter() - start, 1e-6)
     reporter("advance", task="unmask", n=1, **{"img/s": summary.processed / elapsed, "faces": summary.faces,
                                                  "removed": summary.masks_removed})

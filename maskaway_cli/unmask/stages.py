@@ -28,6 +28,7 @@ class Face:
     matrix: np.ndarray  # (2,3) photo → crop
     crop: np.ndarray  # (S,S,3) uint8
     given_mask: np.ndarray | None  # (S,S) uint8 from --mask-dir, else None
+    box: tuple[float, float, float, float] | None = None  # detector box, photo pixels (None: --aligned)
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ def _faces(rgb: np.ndarray, job: Job) -> list[Face]:
         matrix = np.array([[size / w, 0, 0.5 * size / w - 0.5], [0, size / h, 0.5 * size / h - 0.5]])
         crop = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
         return [Face(matrix, crop, _warp_mask(user_mask, matrix, size))]
-    return [Face(f.matrix, f.crop, _warp_mask(user_mask, f.matrix, size))
-            for f in aligned_faces(rgb, _STATE["detect"], size)]
+    return [Face(a.matrix, a.crop, _warp_mask(user_mask, a.matrix, size), f.box)
+            for f, a in aligned_faces(rgb, _STATE["detect"], size)]
 
 
 def _user_mask(shape: tuple[int, int], job: Job) -> np.ndarray:
@@ -151,6 +152,21 @@ class Finished:
     faces: int = 0
     masks_removed: int = 0
     error: str | None = None
+    left: list[dict] = field(default_factory=list)  # faces not unmasked, or unmasked but unsure: box, why
+
+
+def face_reports(faces: list[Face], outputs: list) -> list[dict]:
+    """The faces a user should look at: those where no mask was found, and those painted with little
+    confidence (``--threshold`` lower, or ``--mask-dir``, may then do better)."""
+    out = []
+    for face, o in zip(faces, outputs):
+        if o.has_mask and not o.unsure:
+            continue
+        status = "unsure" if o.has_mask else "no mask found"
+        box = None if face.box is None else [round(v, 1) for v in face.box]
+        out.append({"box": box, "status": status, "mask_fraction": round(o.mask_fraction, 4),
+                    "confidence": round(o.confidence, 3)})
+    return out
 
 
 def finish(task: tuple[Prepared, list, str]) -> Finished:
@@ -171,7 +187,8 @@ def finish(task: tuple[Prepared, list, str]) -> Finished:
             _write_side(job.compare_target, _compare(image.rgb, region, rgb))
     except MaskAwayError as exc:
         return Finished(prepared.index, job.source.as_posix(), error=_one_line(exc, job.source))
-    return Finished(prepared.index, job.source.as_posix(), len(outputs), removed)
+    return Finished(prepared.index, job.source.as_posix(), len(outputs), removed,
+                    left=face_reports(prepared.faces, outputs))
 
 
 def _write_photo(target: Path, image, rgb: np.ndarray, removed: int, weights_note: str, config) -> None:
