@@ -20,6 +20,8 @@ def test_seg_counts_and_scores_by_hand() -> None:
     assert s["iou"] == pytest.approx(2 / 4)
     assert s["dice"] == pytest.approx(4 / 6)
     assert s["precision"] == pytest.approx(2 / 3) and s["recall"] == pytest.approx(2 / 3)
+    assert s["leftover"] == pytest.approx(1 / 3)  # one of the three true mask pixels left unpainted
+    assert seg_scores(SegCounts(tp=3, fp=4, fn=0))["leftover"] == 0.0  # painting more leaves nothing
     assert seg_scores(c + c) == s  # micro average is scale-free
     assert seg_scores(SegCounts(tn=5))["iou"] == 1.0  # nothing to find, nothing found
 

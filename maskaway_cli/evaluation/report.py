@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-SEG_COLUMNS = (("iou", "IoU"), ("dice", "Dice"), ("precision", "Precision"), ("recall", "Recall"))
+SEG_COLUMNS = (("iou", "IoU"), ("dice", "Dice"), ("precision", "Precision"), ("recall", "Recall"),
+               ("leftover", "Leftover"))
 IMAGE_COLUMNS = (("mask_l1", "L1 in mask"), ("mask_psnr", "PSNR in mask"), ("mask_ssim", "SSIM in mask"),
                  ("full_l1", "L1"), ("full_psnr", "PSNR"), ("full_ssim", "SSIM"), ("n", "n"))
 

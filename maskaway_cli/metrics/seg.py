@@ -31,7 +31,11 @@ def seg_counts(pred: torch.Tensor, target: torch.Tensor) -> SegCounts:
 
 
 def seg_scores(c: SegCounts) -> dict[str, float]:
-    """IoU, Dice, precision and recall in [0,1]; an empty prediction of an empty target scores 1."""
+    """IoU, Dice, precision, recall and leftover in [0,1]; an empty prediction of an empty target scores 1.
+
+    ``leftover`` is the share of true mask pixels outside the prediction (1 - recall): what of a mask
+    would stay in the photo if exactly the prediction were painted.
+    """
 
     def ratio(num: int, den: int) -> float:
         return num / den if den else 1.0
@@ -41,4 +45,5 @@ def seg_scores(c: SegCounts) -> dict[str, float]:
         "dice": ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn),
         "precision": ratio(c.tp, c.tp + c.fp),
         "recall": ratio(c.tp, c.tp + c.fn),
+        "leftover": 1.0 - ratio(c.tp, c.tp + c.fn),
     }
