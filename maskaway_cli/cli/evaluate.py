@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(Path("evaluation"), "-o", "--output", help="Folder for report.json, report.md, samples.png."),
         weights: list[str] = typer.Option(None, "--weights", help="Run folder, .safetensors file or installed name; repeat for the pair."),
         split: str = typer.Option("test", help="test, val, train or all (an empty split falls back, with a note)."),
-        threshold: float = typer.Option(0.5, help="Segmentation probability threshold."),
+        threshold: float = typer.Option(None, help="Segmentation probability threshold (default: the segmenter's calibrated one, else 0.5)."),
         batch_size: int = typer.Option(32, help="Faces per model call."),
         device: str = typer.Option("auto", help="auto, cpu or cuda."),
         limit: int = typer.Option(None, help="Evaluate at most this many faces, spread over the split."),

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         save_masks: bool = typer.Option(False, help="Also write the painted region as NAME.mask.png."),
         compare: bool = typer.Option(False, help="Also write NAME.compare.jpg: original | region | result."),
         mask_dir: Path = typer.Option(None, help="Use these masks (same file names) instead of segmenting."),
-        threshold: float = typer.Option(0.5, help="Segmentation probability threshold."),
+        threshold: float = typer.Option(None, help="Segmentation probability threshold (default: the segmenter's calibrated one, else 0.5)."),
         skip_existing: bool = typer.Option(False, help="Leave outputs that already exist alone."),
         overwrite: bool = typer.Option(False, help="Replace outputs that already exist."),
         provenance: bool = typer.Option(True, help="Note in each output's metadata what MaskAway synthesized."),

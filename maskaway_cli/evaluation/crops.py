@@ -69,7 +69,7 @@ def run_pipeline(unmasker, masked: np.ndarray) -> tuple[np.ndarray, list]:
     from maskaway_cli.unmask.pipeline import clean_mask
 
     probs = seg_probs(unmasker, masked)  # (B,S,S) float32
-    cleaned = [clean_mask(p, unmasker.threshold).astype(np.uint8) * 255 for p in probs]
+    cleaned = [clean_mask(p, unmasker.threshold, grow=unmasker.grow).astype(np.uint8) * 255 for p in probs]
     return probs >= unmasker.threshold, unmasker(list(masked), masks=cleaned)
 
 

@@ -27,7 +27,7 @@ class EvaluateConfig:
     output: Path = Path("evaluation")
     weights: tuple[str, ...] = ()
     split: str = "test"  # test | val | train | all; an empty split falls back (test, val, train)
-    threshold: float = 0.5
+    threshold: float | None = None  # None: the segmenter's calibrated threshold
     batch_size: int = 32
     device: str = "auto"
     limit: int | None = None  # at most this many faces, spread evenly over the split
@@ -42,7 +42,7 @@ class EvaluateConfig:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
         if self.samples < 0:
             raise UsageError(f"--samples must be 0 or more, got {self.samples}")
-        if not 0.0 < self.threshold < 1.0:
+        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise UsageError(f"--threshold must be between 0 and 1, got {self.threshold}")
 
 
@@ -84,7 +84,7 @@ def _report(config, index, split, unmasker, weights, crops, photos) -> dict:
         "schema_version": REPORT_SCHEMA_VERSION, "command": "evaluate", "maskaway_version": __version__,
         "dataset": {"path": str(index.root), "layout": index.layout, "image_size": declared_size(index.root)},
         "split": split, "split_requested": config.split, "limit": config.limit,
-        "model_size": unmasker.size, "threshold": config.threshold, "device": str(unmasker.device),
+        "model_size": unmasker.size, "threshold": unmasker.threshold, "device": str(unmasker.device),
         "weights": {kind: {"path": str(p), "sha256": _sha256(p)} for kind, p in weights.items()},
         "counts": {
             "samples": sum(crops.samples.values()), "skipped": len(crops.skipped),

@@ -14,6 +14,7 @@ import numpy as np
 from maskaway_cli import paths
 from maskaway_cli.errors import UsageError, WeightsError
 
+DEFAULT_THRESHOLD, DEFAULT_GROW, DEFAULT_MIN_MASK_FRACTION = 0.5, 0.015, 0.03  # uncalibrated segmenters
 UNSURE_BELOW = 0.75  # mean probability inside a painted mask under which the face is reported as unsure
 KIND_FILES = {"segmenter": "segmenter.safetensors", "generator": "generator.safetensors"}
 NO_WEIGHTS_HELP = (
@@ -88,22 +89,28 @@ class FaceOutput:
 class Unmasker:
     """Runs the two models on batches of aligned faces (uint8 RGB crops at the models' size)."""
 
-    def __init__(self, weights: dict[str, Path], *, device: str = "auto", threshold: float = 0.5,
-                 min_mask_fraction: float = 0.03, batch_size: int = 32) -> None:
+    def __init__(self, weights: dict[str, Path], *, device: str = "auto", threshold: float | None = None,
+                 min_mask_fraction: float | None = None, batch_size: int = 32) -> None:
         import torch
 
         from maskaway_cli.device import bf16_is_fast, resolve_device
         from maskaway_cli.weights_io import load_model
 
-        if not 0.0 < threshold < 1.0:
-            raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
         self.device = resolve_device(device)
         self.generator, gen_meta = load_model(weights["generator"], kind="generator", device=str(self.device))
         self.segmenter, self.gen_size = None, gen_meta.image_size
-        self.seg_size = self.gen_size
+        self.seg_size, calibration = self.gen_size, {}
         if "segmenter" in weights:
             self.segmenter, seg_meta = load_model(weights["segmenter"], kind="segmenter", device=str(self.device))
-            self.seg_size = seg_meta.image_size
+            self.seg_size, calibration = seg_meta.image_size, seg_meta.info.get("calibration", {})
+        # What the segmenter was calibrated with on a held-out split (scripts/calibrate_segmenter.py),
+        # unless the caller says otherwise.
+        threshold = calibration.get("threshold", DEFAULT_THRESHOLD) if threshold is None else threshold
+        if not 0.0 < threshold < 1.0:
+            raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
+        self.grow = calibration.get("grow", DEFAULT_GROW)
+        if min_mask_fraction is None:
+            min_mask_fraction = calibration.get("min_mask_fraction", DEFAULT_MIN_MASK_FRACTION)
         # Faces are aligned at the larger of the two sizes; the other model sees them resized. A 64 px
         # generator then paints at 64 px, and only inside the mask: outside it the crop keeps 128 px.
         self.size = max(self.seg_size, self.gen_size)
@@ -123,7 +130,8 @@ class Unmasker:
         given = masks or [None] * len(crops)
         need = [i for i, g in enumerate(given) if g is None]
         probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
-        hard = [clean_mask(probs[i], self.threshold) if g is None else (g > 127) for i, g in enumerate(given)]
+        hard = [clean_mask(probs[i], self.threshold, grow=self.grow) if g is None else (g > 127)
+                for i, g in enumerate(given)]
         confidence = [float(probs[i][hard[i]].mean()) if i in probs and hard[i].any() else 1.0
                       for i in range(len(crops))]
         out: list[FaceOutput] = []
@@ -197,9 +205,9 @@ def _resized(images: list[np.ndarray], side: int) -> list[np.ndarray]:
     return [cv2.resize(im, (side, side), interpolation=interp) for im in images]
 
 
-def clean_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
+def clean_mask(probs: np.ndarray, threshold: float, *, grow: float = DEFAULT_GROW) -> np.ndarray:
     """Threshold segmenter probabilities ``(S,S)``, keep the big connected parts, and grow the mask by
-    ~1.5% of the crop side into the pixels the segmenter is unsure about.
+    ``grow`` of the crop side (1.5% by default) into the pixels the segmenter is unsure about.
 
     Specks far from the mask (a dark collar, a shadow) are dropped: components under 20% of the largest
     one go. The growth only takes neighbours with probability >= threshold / 2: the soft edge where the
@@ -216,7 +224,7 @@ def clean_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = 1 + np.flatnonzero(areas >= 0.2 * areas.max())
     m = np.isin(labels, keep).astype(np.uint8)
-    r = max(1, round(mask.shape[0] * 0.015))
+    r = max(1, round(mask.shape[0] * grow))
     grown = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
     return (m > 0) | (grown & (probs >= threshold / 2))
 

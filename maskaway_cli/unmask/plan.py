@@ -21,7 +21,7 @@ class UnmaskConfig:
     save_masks: bool = False
     compare: bool = False
     mask_dir: Path | None = None
-    threshold: float = 0.5
+    threshold: float | None = None  # None: the segmenter's calibrated threshold
     skip_existing: bool = False
     overwrite: bool = False
     provenance: bool = True
