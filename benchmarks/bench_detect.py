@@ -21,13 +21,6 @@ from pathlib import Path
 import numpy as np
 
 
-def iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
-    return iw * ih / union if union > 0 else 0.0
-
-
 def realmask(detect, folder: Path) -> tuple[float, float]:
     from maskaway_cli.imageio import load_rgb
 
@@ -42,6 +35,7 @@ def realmask(detect, folder: Path) -> tuple[float, float]:
 
 
 def maskdet(detect, folder: Path, min_size: int) -> dict:
+    from maskaway_cli.faces.detect import box_iou
     from maskaway_cli.imageio import load_rgb
 
     rows = [json.loads(line) for line in (folder / "annotations.jsonl").read_text().splitlines()]
@@ -55,8 +49,8 @@ def maskdet(detect, folder: Path, min_size: int) -> dict:
         for face in row["faces"]:
             x0, y0, x1, y1 = face["box"]
             side = min(x1 - x0, y1 - y0)
-            best = max(range(len(dets)), key=lambda i: iou(dets[i].box, face["box"]), default=None)
-            hit = best is not None and iou(dets[best].box, face["box"]) >= 0.3
+            best = max(range(len(dets)), key=lambda i: box_iou(dets[i].box, face["box"]), default=None)
+            hit = best is not None and box_iou(dets[best].box, face["box"]) >= 0.3
             if hit:
                 matched.add(best)
             if side < min_size:

@@ -18,13 +18,6 @@ import time
 from pathlib import Path
 
 
-def _iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
-    return iw * ih / union if union > 0 else 0.0
-
-
 def faces_painted(rgb, detect, unmasker) -> list[tuple[tuple, bool, float]]:
     """(box, painted?, mask fraction) for every face the pipeline finds in ``rgb``."""
     from maskaway_cli.unmask.pipeline import aligned_faces
@@ -35,6 +28,7 @@ def faces_painted(rgb, detect, unmasker) -> list[tuple[tuple, bool, float]]:
 
 
 def maskdet(folder: Path, detect, unmasker, min_size: int) -> dict:
+    from maskaway_cli.faces.detect import box_iou
     from maskaway_cli.imageio import load_rgb
 
     counts = {"with_mask": [0, 0], "without_mask": [0, 0], "mask_worn_incorrectly": [0, 0]}  # [changed, total]
@@ -45,8 +39,8 @@ def maskdet(folder: Path, detect, unmasker, min_size: int) -> dict:
             x0, y0, x1, y1 = label["box"]
             if min(x1 - x0, y1 - y0) < min_size:
                 continue
-            best = max(faces, key=lambda f: _iou(f[0], label["box"]), default=None)
-            painted = best is not None and _iou(best[0], label["box"]) >= 0.3 and best[1]
+            best = max(faces, key=lambda f: box_iou(f[0], label["box"]), default=None)
+            painted = best is not None and box_iou(best[0], label["box"]) >= 0.3 and best[1]
             counts[label["label"]][0] += painted
             counts[label["label"]][1] += 1
     return {k: (c / n if n else float("nan"), n) for k, (c, n) in counts.items()}

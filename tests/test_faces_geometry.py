@@ -137,3 +137,11 @@ def test_model_file_with_wrong_checksum_is_refused():
 def test_missing_model_package_is_a_clear_error():
     with pytest.raises(FaceError, match="not installed"):
         model_path(("no-such-package-xyz", "x.dat", "0" * 64))
+
+
+def test_box_iou_by_hand():
+    from maskaway_cli.faces.detect import box_iou
+
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0

@@ -53,3 +53,26 @@ def test_no_pixel_of_the_mask_reaches_the_generator(tmp_path, monkeypatch):
     context = seen["masks"][0, 0].numpy() == 0  # pixels given to it as real
     assert context.any() and images[context].max() < 100  # no white anywhere in its context
 
+
+
+def test_calibration_in_the_segmenter_metadata_sets_the_defaults(tmp_path):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from maskaway_cli.unmask.pipeline import DEFAULT_THRESHOLD, Unmasker
+    from maskaway_cli.weights_io import read_meta, save_weights
+
+    weights = _pair(tmp_path, 64, 64)
+    assert Unmasker(weights, device="cpu").threshold == DEFAULT_THRESHOLD  # uncalibrated
+    seg = weights["segmenter"]
+    meta = read_meta(seg)
+    calibration = {"threshold": 0.35, "grow": 0.03, "min_mask_fraction": 0.07}
+    save_weights(seg, load_file(str(seg)), replace(meta, info={**meta.info, "calibration": calibration}))
+    unmasker = Unmasker(weights, device="cpu")
+    assert (unmasker.threshold, unmasker.grow, unmasker.min_mask_fraction) == (0.35, 0.03, 0.07)
+    assert Unmasker(weights, device="cpu", threshold=0.6).threshold == 0.6  # --threshold still wins
+    crop = np.zeros((64, 64, 3), np.uint8)
+    small = np.zeros((64, 64), np.uint8)
+    small[40:48, 20:40] = 255  # 160 px = 3.9% of the crop: a mask by default, not under this calibration
+    assert not unmasker([crop], [small])[0].has_mask
