@@ -113,13 +113,14 @@ def test_types_all_writes_one_photo_per_type_and_keep_original(tmp_path):
     assert not (tmp_path / "out-masks" / "p_original.png").exists()
 
 
-def test_code_mixes_types_with_colours_and_textures(tmp_path):
+def test_code_mixes_types_with_colours_and_textures(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative names: the draws depend on them, not on tmp_path
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     for k in range(6):
         shutil.copy(PORTRAIT, src / f"p{k}.jpg")
     code = "cloth-#e54294, surgical_blue, N95-checks"
-    assert _mask(str(src), "-o", str(out), "--code", code, "--workers", "1").exit_code == 0
+    assert _mask("src", "-o", str(out), "--code", code, "--workers", "1").exit_code == 0
     looks = {(f["mask_type"], f["color"], f["texture"]) for r in _records(out).values() for f in r["faces"]}
     allowed = {("cloth", "#e54294", None), ("surgical_blue", None, None), ("N95", None, "checks")}
     assert looks <= allowed and len(looks) >= 2

@@ -62,11 +62,12 @@ def test_degradation_treats_both_images_of_a_pair_alike_and_is_reproducible():
     assert np.array_equal(degrade.Degradation().apply(a), a)  # nothing drawn: unchanged
 
 
-def test_generate_bare_and_degraded_samples(tmp_path):
+def test_generate_bare_and_degraded_samples(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative source name: the random draws depend on it, not on tmp_path
     src, ds = tmp_path / "src", tmp_path / "ds"
     src.mkdir()
     shutil.copy(EXAMPLES / "cc0_lisa2.jpg", src / "a.jpg")
-    result = CliRunner().invoke(app, ["generate", str(src), "-o", str(ds), "--workers", "1", "--per-face", "4",
+    result = CliRunner().invoke(app, ["generate", "src", "-o", str(ds), "--workers", "1", "--per-face", "4",
                                       "--bare", "0.5", "--degrade", "1", "--seed", "2"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in (ds / "manifest.jsonl").read_text().splitlines()]

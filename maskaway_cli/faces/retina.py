@@ -27,6 +27,8 @@ from maskaway_cli.faces.models import RETINA_ONNX, model_path
 COARSE_SIDE = 160  # long side of the first pass
 MAX_SIDE = 640  # long side of the fine pass at most
 FACE_AT_INPUT = 32  # the fine pass scales the smallest wanted face to this many input pixels
+RESCUE_SIDES = (224, 384)  # the second look at a photo where nothing was found: mirrored, at these sides
+RESCUE_THRESHOLD = 0.5
 MEAN_BGR = (104.0, 117.0, 123.0)  # what the network was trained with (BGR, 0..255)
 _STEPS = (8, 16, 32)
 _SIZES = ((16, 32), (64, 128), (256, 512))

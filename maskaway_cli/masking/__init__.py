@@ -1,6 +1,7 @@
 """Synthetic masks on real photos: the cores of ``maskaway generate`` and ``maskaway mask``.
 
 - ``streams.py``: one seeded random stream per masked face, shared by both commands.
+- ``workers.py``: per-photo work in worker processes, results in input order, shared by both.
 - ``generate.py`` + ``dataset.py``: aligned masked / original / binary triplets and their manifest.
 - ``photos.py`` + ``photo_writer.py``: whole photos wearing masks, their binary masks and manifest.
 - ``preview.py``: contact sheets of a generated dataset.

@@ -9,8 +9,6 @@ whatever the number of workers, and an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +21,7 @@ from maskaway_cli.errors import ImageError, UsageError
 from maskaway_cli.masking.dataset import DatasetWriter
 from maskaway_cli.faces.locate import FoundFace, find_faces
 from maskaway_cli.masking.streams import face_rng
+from maskaway_cli.masking.workers import ordered_results
 from maskaway_cli.progress import Reporter, null_reporter
 from maskaway_cli.synth import degrade
 
@@ -84,7 +83,6 @@ def _init_worker(config: GenerateConfig) -> None:
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
     from maskaway_cli.synth.compose import MaskSynthesizer
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
     cv2.setNumThreads(1)  # one process per core; also keeps results independent of --workers
     _WORKER["config"] = config
     # Keep small faces too, so that faces too small for a sample are reported as such, not as "no face".
@@ -228,23 +226,8 @@ def _remaining(sources: list[Source], writer: DatasetWriter) -> list[Source]:
 
 def _results(todo: list[Source], config: GenerateConfig):
     """Results in source order, from worker processes or in this process for ``workers=1``."""
-    tasks = iter_payloads(todo)
-    if config.workers == 1 or len(todo) < 2:
-        previous = signal.getsignal(signal.SIGINT)
-        _init_worker(config)
-        signal.signal(signal.SIGINT, previous)  # in-process: keep Ctrl-C working
-        for task in tasks:
-            yield process_image(task)
-        return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(config.workers, initializer=_init_worker, initargs=(config,)) as pool:
-        try:
-            # Big chunks cut inter-process traffic; small enough that both workers get a share of short runs.
-            chunk = max(1, min(16, len(todo) // (4 * config.workers)))
-            yield from pool.imap(process_image, tasks, chunksize=chunk)
-        except BaseException:
-            pool.terminate()
-            raise
+    return ordered_results(process_image, iter_payloads(todo), count=len(todo), workers=config.workers,
+                           init=_init_worker, initargs=(config,), max_chunk=16)
 
 
 def _write_result(result: ImageResult, writer, config, counts, skipped, reporter) -> None:

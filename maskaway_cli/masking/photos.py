@@ -8,8 +8,6 @@ order, so a re-run skips exactly what is done and the output does not depend on 
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from maskaway_cli.config import MaskConfig
 from maskaway_cli.data.sources import Skipped, iter_payloads
 from maskaway_cli.errors import MaskAwayError, UsageError
 from maskaway_cli.masking.outputs import Manifest, PhotoJob, plan_jobs
+from maskaway_cli.masking.workers import ordered_results
 from maskaway_cli.progress import Reporter, null_reporter
 
 PROVENANCE = "MaskAway {version} drew synthetic face masks on {faces} face(s) of this photo."
@@ -55,15 +54,13 @@ class PhotoResult:
 _WORKER: dict[str, Any] = {}
 
 
-def init_worker(config: MaskConfig, in_process: bool = False) -> None:
+def init_worker(config: MaskConfig) -> None:
     """Load the detector, landmark model and templates once per process."""
     import cv2
 
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
     from maskaway_cli.synth.compose import MaskChoice, MaskSynthesizer
 
-    if not in_process:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
     cv2.setNumThreads(1)  # one process per core
     synth = MaskSynthesizer(synth_options(config))
     _WORKER.update(config=config, synth=synth,
@@ -200,17 +197,8 @@ def mask_photos(config: MaskConfig, *, reporter: Reporter = null_reporter) -> Ma
 def _results(todo: list[PhotoJob], config: MaskConfig):
     """Results in input order, from worker processes or in this process for ``workers=1``."""
     tasks = ((job, payload) for job, (_, payload) in zip(todo, iter_payloads([j.source for j in todo])))
-    if config.workers == 1 or len(todo) < 2:
-        init_worker(config, in_process=True)
-        yield from map(mask_one, tasks)
-        return
-    with mp.get_context("spawn").Pool(config.workers, initializer=init_worker, initargs=(config,)) as pool:
-        try:
-            chunk = max(1, min(8, len(todo) // (4 * config.workers)))
-            yield from pool.imap(mask_one, tasks, chunksize=chunk)
-        except BaseException:
-            pool.terminate()
-            raise
+    return ordered_results(mask_one, tasks, count=len(todo), workers=config.workers, init=init_worker,
+                           initargs=(config,), max_chunk=8)
 
 
 def _record(job: PhotoJob, result: PhotoResult, manifest: Manifest, summary: MaskSummary, config, reporter) -> None:
