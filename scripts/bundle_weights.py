@@ -1,8 +1,8 @@
 """Copy trained weights into the package as MaskAway's default weights (fp16, metadata kept).
 
-    python scripts/bundle_weights.py runs/seg16 runs/gan32 [--out maskaway_cli/weights]
+    python scripts/bundle_weights.py runs/seg128 [runs/gan32] [--out maskaway_cli/weights]
 
-Each argument is a run folder or a ``.safetensors`` file; the kind (segmenter / generator) comes from the
+Each argument (a segmenter, a generator, or both) is a run folder or a ``.safetensors`` file; the kind (segmenter / generator) comes from the
 file's metadata. fp16 halves the size (the package limit is 20 MB for both); ``load_model`` casts back to
 fp32 on load. Prints each file's size and sha256 for the model card.
 """
@@ -19,7 +19,7 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / "maskaway_cli" / "weights"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("weights", nargs=2, type=Path)
+    parser.add_argument("weights", nargs="+", type=Path, help="one or both of: segmenter, generator")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     from safetensors.torch import load_file

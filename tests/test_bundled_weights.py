@@ -22,10 +22,31 @@ def bundled():
 def test_bundled_weights_load_with_their_metadata(bundled):
     from maskaway_cli.weights_io import load_model
 
+    sizes = {"segmenter": 128, "generator": 64}  # until the 128 px generator lands
     for kind, path in bundled.items():
         model, meta = load_model(path, kind=kind)
-        assert meta.kind == kind and meta.image_size == 64 and meta.info.get("dtype") == "float16"
-    assert sum(p.stat().st_size for p in bundled.values()) < 20 * 1024 * 1024
+        assert meta.kind == kind and meta.image_size == sizes[kind] and meta.info.get("dtype") == "float16"
+    calibration = load_model(bundled["segmenter"])[1].info["calibration"]
+    assert 0 < calibration["threshold"] < 1 and 0 < calibration["min_mask_fraction"] < 0.2
+    assert sum(p.stat().st_size for p in bundled.values()) < 25 * 1000 * 1000
+
+
+def test_bundled_segmenter_leaves_faces_without_a_mask_alone(bundled):
+    """Real unmasked faces: the photos come back unchanged (the masked ones are unmasked, test below)."""
+    from pathlib import Path
+
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.imageio import load_rgb
+    from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights, unmask_photo
+
+    detect = make_detector(DetectorConfig())
+    unmasker = Unmasker(resolve_weights(()), device="cpu")
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    for name in ("cc0_lisa2.jpg", "cc0_zoom_30cm.jpg"):
+        rgb = load_rgb(examples / name)
+        result, region, outputs = unmask_photo(rgb, unmasker, detect)
+        assert len(outputs) == 1 and not outputs[0].has_mask and not region.any()
+        assert np.array_equal(result, rgb)
 
 
 def test_bundled_weights_unmask_a_masked_fixture(bundled):

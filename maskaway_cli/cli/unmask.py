@@ -71,8 +71,12 @@ def _render(summary, json_out: bool) -> None:
             f"{summary.faces_no_mask}, skipped existing {len(summary.skipped_existing)}, errors {len(summary.errors)}")
     for face in summary.faces_left[:SHOWN]:
         where = f"face at {face['box']}" if face["box"] else "face"
-        c.print(f"  {face['status']} {face['input']}: {where} (mask covers {face['mask_fraction']:.1%} of the face, "
-                f"confidence {face['confidence']:.2f}); try --threshold or --mask-dir", markup=False, highlight=False)
+        if face["status"] == "unsure":
+            why = f"mask covers {face['mask_fraction']:.1%} of the face, mean probability {face['confidence']:.2f}"
+        else:
+            why = f"highest mask probability {face['confidence']:.2f}"
+        c.print(f"  {face['status']} {face['input']}: {where} ({why}); try --threshold or --mask-dir",
+                markup=False, highlight=False)
     if len(summary.faces_left) > SHOWN:
         c.print(f"  ... and {len(summary.faces_left) - SHOWN} more faces to check (--json lists them all)")
     for source, note in summary.notes:

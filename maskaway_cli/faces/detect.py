@@ -89,8 +89,8 @@ class RetinaDetector:
         dets = self._passes(rgb, retina.pass_sides(h, w, self.config.min_face), self.config.threshold)
         if not dets and self.config.confidence is None:
             # Nothing at all: look once more, mirrored and a little less strictly. A photo with no face
-            # is rare in this tool's inputs, so this costs little; on real masked crops it finds 1 in 3
-            # of the faces the first look missed.
+            # is rare in this tool's inputs, so this costs little; on the real masked crops of realmask
+            # it finds 15 of the 85 faces the first look missed (90.4% -> 92.1%).
             mirrored = np.ascontiguousarray(rgb[:, ::-1])
             flipped = self._passes(mirrored, retina.RESCUE_SIDES, retina.RESCUE_THRESHOLD)
             dets = [_unmirror(d, w) for d in flipped]

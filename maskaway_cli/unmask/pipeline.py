@@ -78,7 +78,7 @@ class FaceOutput:
     result: np.ndarray  # (S,S,3) uint8 RGB: the inpainted face (== input where mask is 0)
     mask_fraction: float  # share of the crop the mask covers
     has_mask: bool  # False: no mask found, face left untouched
-    confidence: float = 1.0  # mean segmenter probability inside the mask (1.0 for a given mask)
+    confidence: float = 1.0  # mean probability inside the mask; its peak if empty (1.0 for a given mask)
 
     @property
     def unsure(self) -> bool:
@@ -132,8 +132,7 @@ class Unmasker:
         probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
         hard = [clean_mask(probs[i], self.threshold, grow=self.grow) if g is None else (g > 127)
                 for i, g in enumerate(given)]
-        confidence = [float(probs[i][hard[i]].mean()) if i in probs and hard[i].any() else 1.0
-                      for i in range(len(crops))]
+        confidence = [_confidence(probs[i], hard[i]) if i in probs else 1.0 for i in range(len(crops))]
         out: list[FaceOutput] = []
         for start in range(0, len(crops), self.batch_size):
             stop = start + self.batch_size
@@ -193,6 +192,12 @@ class Unmasker:
         import torch
 
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+
+def _confidence(probs: np.ndarray, mask: np.ndarray) -> float:
+    """How sure the segmenter is: the mean probability inside the mask, or, for an empty mask, the
+    highest probability anywhere (how close the face came to being painted)."""
+    return float(probs[mask].mean()) if mask.any() else float(probs.max())
 
 
 def _resized(images: list[np.ndarray], side: int) -> list[np.ndarray]:
