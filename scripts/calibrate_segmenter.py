@@ -2,13 +2,16 @@
 
     python scripts/calibrate_segmenter.py runs/seg128 datasets/utk128 [--split val] [--max-bare 0.01]
 
-Three settings of the pipeline are chosen on the split, in this order:
+Four settings of the pipeline are chosen on the split, in this order:
 1. the probability threshold and the growth of the painted region (``clean_mask``). Among the
    candidates, the one with the best IoU whose leftover (true mask pixels left unpainted) is under 1%,
    or else the one with the least leftover;
 2. ``min_mask_fraction``: a face is unmasked only when its cleaned mask covers at least this share of
    the crop. It is the smallest value that paints at most ``--max-bare`` of the faces without a mask
-   (``mask_type`` ``none``, from ``generate --bare``).
+   (``mask_type`` ``none``, from ``generate --bare``);
+3. ``min_confidence``: a face is unmasked only when the mean probability inside its mask is at least
+   the 1st percentile of that over the masked faces (rounded down to 0.05). Less sure masks are left
+   unpainted and reported.
 The unmasker reads these back as its defaults (``calibration`` in the segmenter's metadata). The script
 prints IoU and leftover per mask family at the chosen setting, for the model card.
 """
@@ -89,28 +92,34 @@ def main() -> None:
     bare_fr = np.sort(fraction[bare])
     min_fraction = float(bare_fr[int(np.ceil((1 - args.max_bare) * len(bare_fr))) - 1]) + 1e-4 if len(bare_fr) else 0.03
     min_fraction = max(min_fraction, 0.01)
-    kept = float((fraction[~bare] >= min_fraction).mean())
-    painted_bare = float((fraction[bare] >= min_fraction).mean()) if bare.any() else float("nan")
-    print(f"chosen: threshold {threshold}, grow {grow}, min_mask_fraction {min_fraction:.4f}: masked faces "
+    # 3. the least sure a mask may be: the 1st percentile over the masked faces, rounded down to 0.05
+    conf = np.array([float(p[m].mean()) if m.any() else 0.0 for p, m in zip(probs, cleaned)])
+    min_conf = float(np.floor(np.percentile(conf[~bare], 1) * 20) / 20)
+    painted = (fraction >= min_fraction) & (conf >= min_conf)
+    kept = float(painted[~bare].mean())
+    painted_bare = float(painted[bare].mean()) if bare.any() else float("nan")
+    print(f"chosen: threshold {threshold}, grow {grow}, min_mask_fraction {min_fraction:.4f}, min_confidence "
+          f"{min_conf:.2f}: masked faces "
           f"unmasked {kept:.2%}, faces without a mask painted {painted_bare:.2%}")
 
     # per family, at the chosen setting (faces left alone count as painting nothing)
-    paint = cleaned & (fraction >= min_fraction)[:, None, None]
+    paint = cleaned & painted[:, None, None]
     by_family = defaultdict(list)
     for i, f in enumerate(families):
         by_family[f].append(i)
     table = {}
     for family, idx in sorted(by_family.items()):
         if family == "none":
-            table[family] = {"faces": len(idx), "painted": float((fraction[idx] >= min_fraction).mean())}
+            table[family] = {"faces": len(idx), "painted": float(painted[idx].mean())}
         else:
             iou, left = scores(paint[idx], truth[idx])
             table[family] = {"faces": len(idx), "iou": iou, "leftover": left}
         print(f"  {family}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in table[family].items()))
 
-    # 3. into the weights' metadata
+    # 4. into the weights' metadata
     meta = read_meta(path)
     calibration = {"threshold": threshold, "grow": grow, "min_mask_fraction": round(min_fraction, 4),
+                   "min_confidence": min_conf,
                    "split": f"{args.dataset.name}/{args.split}", "masked_unmasked": kept,
                    "bare_painted": painted_bare, "families": table}
     save_weights(path, load_file(str(path)), replace(meta, info={**meta.info, "calibration": calibration}))

@@ -232,5 +232,7 @@ def test_face_reports_flag_unsure_masks():
     faces = [Face(np.eye(2, 3), np.zeros((8, 8, 3), np.uint8), None, (1.0, 2.0, 3.0, 4.0)) for _ in range(3)]
     outputs = [FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.2, True, 0.95),  # sure: not listed
                FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.2, True, 0.55),  # painted, unsure
-               FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.01, False, 0.6)]  # left alone
-    assert [r["status"] for r in face_reports(faces, outputs)] == ["unsure", "no mask found"]
+               FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.3, False, 0.6),  # seen, too unsure
+               FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.0, False, 0.1)]  # nothing there
+    faces.append(faces[0])
+    assert [r["status"] for r in face_reports(faces, outputs)] == ["unsure", "unsure, left alone", "no mask found"]

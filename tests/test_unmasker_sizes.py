@@ -4,6 +4,7 @@ mask reaches the generator."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.unmask_helpers import make_weights
 
@@ -67,12 +68,29 @@ def test_calibration_in_the_segmenter_metadata_sets_the_defaults(tmp_path):
     assert Unmasker(weights, device="cpu").threshold == DEFAULT_THRESHOLD  # uncalibrated
     seg = weights["segmenter"]
     meta = read_meta(seg)
-    calibration = {"threshold": 0.35, "grow": 0.03, "min_mask_fraction": 0.07}
+    calibration = {"threshold": 0.35, "grow": 0.03, "min_mask_fraction": 0.07, "min_confidence": 0.9}
     save_weights(seg, load_file(str(seg)), replace(meta, info={**meta.info, "calibration": calibration}))
     unmasker = Unmasker(weights, device="cpu")
-    assert (unmasker.threshold, unmasker.grow, unmasker.min_mask_fraction) == (0.35, 0.03, 0.07)
+    assert (unmasker.threshold, unmasker.grow, unmasker.min_mask_fraction, unmasker.min_confidence) == \
+        (0.35, 0.03, 0.07, 0.9)
     assert Unmasker(weights, device="cpu", threshold=0.6).threshold == 0.6  # --threshold still wins
+    assert Unmasker(weights, device="cpu", min_confidence=0.0).min_confidence == 0.0
     crop = np.zeros((64, 64, 3), np.uint8)
     small = np.zeros((64, 64), np.uint8)
     small[40:48, 20:40] = 255  # 160 px = 3.9% of the crop: a mask by default, not under this calibration
     assert not unmasker([crop], [small])[0].has_mask
+
+
+def test_a_mask_found_with_too_little_confidence_is_left_unpainted(tmp_path):
+    from maskaway_cli.unmask.pipeline import Unmasker
+
+    unmasker = Unmasker(_pair(tmp_path, 64, 64), device="cpu", min_confidence=0.8)
+    crop = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    probs = np.zeros((64, 64), np.float32)
+    probs[30:60, 10:54] = 0.6  # a big mask, but a hesitant one
+    unmasker.probabilities = lambda crops: np.stack([probs] * len(crops))  # the segmenter's verdict
+    [out] = unmasker([crop])
+    assert not out.has_mask and out.mask_fraction > 0.2 and out.confidence == pytest.approx(0.6)
+    assert np.array_equal(out.result, crop)  # untouched
+    unmasker.min_confidence = 0.5
+    assert unmasker([crop])[0].has_mask

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         save_masks: bool = typer.Option(False, help="Also write the painted region as NAME.mask.png."),
         compare: bool = typer.Option(False, help="Also write NAME.compare.jpg: original | region | result."),
         mask_dir: Path = typer.Option(None, help="Use these masks (same file names) instead of segmenting."),
+        min_confidence: float = typer.Option(None, help="Paint a mask only when the segmenter is at least this sure of it (default: calibrated; 0 paints every mask found)."),
         threshold: float = typer.Option(None, help="Segmentation probability threshold (default: the segmenter's calibrated one, else 0.5)."),
         skip_existing: bool = typer.Option(False, help="Leave outputs that already exist alone."),
         overwrite: bool = typer.Option(False, help="Replace outputs that already exist."),
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
             inputs=tuple(inputs), output=output, weights=tuple(weights or ()), device=device,
             batch_size=batch_size, workers=workers or os.cpu_count() or 1, recursive=recursive,
             save_masks=save_masks, compare=compare, mask_dir=mask_dir, threshold=threshold,
+            min_confidence=min_confidence,
             skip_existing=skip_existing, overwrite=overwrite, provenance=provenance, aligned=aligned,
             detector=detector, confidence=confidence, min_face=min_face,
         )
@@ -71,11 +73,12 @@ def _render(summary, json_out: bool) -> None:
             f"{summary.faces_no_mask}, skipped existing {len(summary.skipped_existing)}, errors {len(summary.errors)}")
     for face in summary.faces_left[:SHOWN]:
         where = f"face at {face['box']}" if face["box"] else "face"
-        if face["status"] == "unsure":
+        if face["status"].startswith("unsure"):
             why = f"mask covers {face['mask_fraction']:.1%} of the face, mean probability {face['confidence']:.2f}"
         else:
             why = f"highest mask probability {face['confidence']:.2f}"
-        c.print(f"  {face['status']} {face['input']}: {where} ({why}); try --threshold or --mask-dir",
+        hint = "--min-confidence" if face["status"] == "unsure, left alone" else "--threshold or --mask-dir"
+        c.print(f"  {face['status']} {face['input']}: {where} ({why}); try {hint}",
                 markup=False, highlight=False)
     if len(summary.faces_left) > SHOWN:
         c.print(f"  ... and {len(summary.faces_left) - SHOWN} more faces to check (--json lists them all)")

@@ -66,11 +66,8 @@ def run_pipeline(unmasker, masked: np.ndarray) -> tuple[np.ndarray, list]:
     """What ``unmasker(crops)`` does (threshold, clean, inpaint, too-small check), with the segmenter run
     once so the raw mask comes for free. Returns (raw (B,S,S) bool, per-face ``FaceOutput``); a test
     checks the outputs equal ``unmasker(crops)``."""
-    from maskaway_cli.unmask.pipeline import clean_mask
-
     probs = seg_probs(unmasker, masked)  # (B,S,S) float32
-    cleaned = [clean_mask(p, unmasker.threshold, grow=unmasker.grow).astype(np.uint8) * 255 for p in probs]
-    return probs >= unmasker.threshold, unmasker(list(masked), masks=cleaned)
+    return probs >= unmasker.threshold, unmasker(list(masked), probs=probs)
 
 
 def _measure_batch(batch: Batch, unmasker, res: CropResults, sheet_ids: set[str]) -> None:

@@ -90,7 +90,8 @@ class Unmasker:
     """Runs the two models on batches of aligned faces (uint8 RGB crops at the models' size)."""
 
     def __init__(self, weights: dict[str, Path], *, device: str = "auto", threshold: float | None = None,
-                 min_mask_fraction: float | None = None, batch_size: int = 32) -> None:
+                 min_mask_fraction: float | None = None, min_confidence: float | None = None,
+                 batch_size: int = 32) -> None:
         import torch
 
         from maskaway_cli.device import bf16_is_fast, resolve_device
@@ -111,6 +112,11 @@ class Unmasker:
         self.grow = calibration.get("grow", DEFAULT_GROW)
         if min_mask_fraction is None:
             min_mask_fraction = calibration.get("min_mask_fraction", DEFAULT_MIN_MASK_FRACTION)
+        # A mask the segmenter is less sure of than of 99% of the masked faces it was calibrated on is
+        # left unpainted (and reported): on faces without a mask, what it finds is a beard or a shadow.
+        self.min_confidence = calibration.get("min_confidence", 0.0) if min_confidence is None else min_confidence
+        if not 0.0 <= self.min_confidence < 1.0:
+            raise UsageError(f"--min-confidence must be at least 0 and below 1, got {self.min_confidence}")
         # Faces are aligned at the larger of the two sizes; the other model sees them resized. A 64 px
         # generator then paints at 64 px, and only inside the mask: outside it the crop keeps 128 px.
         self.size = max(self.seg_size, self.gen_size)
@@ -124,12 +130,17 @@ class Unmasker:
                 if model is not None:
                     model.to(memory_format=torch.channels_last)
 
-    def __call__(self, crops: list[np.ndarray], masks: list[np.ndarray | None] | None = None) -> list[FaceOutput]:
+    def __call__(self, crops: list[np.ndarray], masks: list[np.ndarray | None] | None = None, *,
+                 probs: np.ndarray | None = None) -> list[FaceOutput]:
         """Unmask aligned crops; ``masks`` (optional, per crop, (S,S) uint8, 255 = mask) replace
-        segmentation where given."""
+        segmentation where given; ``probs`` ((N,S,S), optional) are segmenter probabilities already
+        computed for these crops (``probabilities``), so a caller that needs them too runs it once."""
         given = masks or [None] * len(crops)
         need = [i for i, g in enumerate(given) if g is None]
-        probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
+        if probs is None:
+            probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
+        else:
+            probs = {i: probs[i] for i in need}
         hard = [clean_mask(probs[i], self.threshold, grow=self.grow) if g is None else (g > 127)
                 for i, g in enumerate(given)]
         confidence = [_confidence(probs[i], hard[i]) if i in probs else 1.0 for i in range(len(crops))]
@@ -174,7 +185,7 @@ class Unmasker:
         outputs = []
         for crop, mask, result, conf in zip(crops, masks, filled, confidence):
             fraction = float(mask.mean())
-            has = fraction >= self.min_mask_fraction
+            has = fraction >= self.min_mask_fraction and conf >= self.min_confidence
             outputs.append(FaceOutput(
                 mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
                 result=result if has else crop, mask_fraction=fraction, has_mask=has, confidence=conf,

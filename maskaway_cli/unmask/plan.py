@@ -22,6 +22,7 @@ class UnmaskConfig:
     compare: bool = False
     mask_dir: Path | None = None
     threshold: float | None = None  # None: the segmenter's calibrated threshold
+    min_confidence: float | None = None  # None: the segmenter's calibrated one
     skip_existing: bool = False
     overwrite: bool = False
     provenance: bool = True

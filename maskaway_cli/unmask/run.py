@@ -79,7 +79,8 @@ def unmask(config: UnmaskConfig, *, stdin_lines: list[str] | None = None,
     start = time.perf_counter()
     need = ("generator",) if config.mask_dir else ("segmenter", "generator")
     unmasker = Unmasker(resolve_weights(config.weights, need=need), device=config.device,
-                        threshold=config.threshold, batch_size=config.batch_size)
+                        threshold=config.threshold, min_confidence=config.min_confidence,
+                        batch_size=config.batch_size)
     jobs, errors = plan_jobs(config, stdin_lines)
     summary = UnmaskSummary(errors=list(errors))
     jobs = _filter_existing(jobs, config, summary)

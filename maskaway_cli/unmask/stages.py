@@ -162,7 +162,12 @@ def face_reports(faces: list[Face], outputs: list) -> list[dict]:
     for face, o in zip(faces, outputs):
         if o.has_mask and not o.unsure:
             continue
-        status = "unsure" if o.has_mask else "no mask found"
+        if o.has_mask:
+            status = "unsure"
+        elif o.mask_fraction > 0:
+            status = "unsure, left alone"  # a mask was seen, but less surely than calibration asks
+        else:
+            status = "no mask found"
         box = None if face.box is None else [round(v, 1) for v in face.box]
         out.append({"box": box, "status": status, "mask_fraction": round(o.mask_fraction, 4),
                     "confidence": round(o.confidence, 3)})
