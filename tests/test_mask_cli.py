@@ -271,3 +271,23 @@ def test_bad_options_are_usage_errors_before_any_output(tmp_path, args, says):
     result = _mask(str(PORTRAIT), "-o", str(tmp_path / "out"), *args)
     assert result.exit_code == 2 and says in result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "out-masks").exists()
+
+
+def test_random_verbose_and_masktheface_templates(tmp_path, monkeypatch):
+    from tests.helpers import MASKTHEFACE, need
+
+    templates = need(MASKTHEFACE).resolve()
+    monkeypatch.chdir(tmp_path)  # relative names: the draws depend on them, not on tmp_path
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for k in range(4):
+        shutil.copy(PORTRAIT, src / f"p{k}.jpg")
+    result = _mask("src", "-o", str(out), "--types", "random", "--templates", str(templates),
+                   "--verbose", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    faces = [f for r in _records(out).values() for f in r["faces"]]
+    assert len(faces) == 4 and len({f["mask_type"] for f in faces}) >= 2  # random: a type drawn per face
+    assert {f["template"].startswith("mtf/") for f in faces} == {True, False}  # both sets pooled
+    for k in range(4):  # --verbose: a line per photo, naming its masks
+        assert f"p{k}.jpg: 1 mask(s): " in result.output
+    assert json.loads((out / "mask.json").read_text())["settings"]["templates"].endswith("masktheface")
