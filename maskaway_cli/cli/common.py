@@ -55,3 +55,17 @@ def not_yet(command: str) -> None:
 def split_list(values: list[str] | None) -> tuple[str, ...]:
     """Accept both ``--types a,b`` and ``--types a --types b``."""
     return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+
+
+# Options several commands share, defined once so they read and behave the same everywhere.
+SOURCES = typer.Argument(..., help="Photos, folders (searched recursively), .zip/.tar* archives.")
+COLORS = typer.Option(None, "--colors", help="Colours: names, #rrggbb or 'random'.")
+COLOR_WEIGHT = typer.Option(0.5, help="Probability that a colour is applied to a mask.")
+TEXTURES = typer.Option(None, "--textures", help="stripes, checks, dots, floral or image files.")
+TEXTURE_WEIGHT = typer.Option(0.5, help="Probability that a texture is applied to a mask.")
+TEMPLATES = typer.Option(None, help="A MaskTheFace-format template folder (masks.cfg), pooled with ours.")
+SEED = typer.Option(0, help="Random seed: same inputs, seed and options give identical files.")
+WORKERS = typer.Option(0, help="Worker processes (0: one per CPU core).")
+DETECTOR = typer.Option("retina", help="Face detector: retina (default), ssd, hog or cnn.")
+CONFIDENCE = typer.Option(None, help="Detector score threshold (default: retina 0.7, ssd 0.4).")
+JSON = typer.Option(False, "--json", help="Write the summary as JSON to stdout.")

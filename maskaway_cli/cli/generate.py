@@ -7,36 +7,51 @@ from pathlib import Path
 
 import typer
 
-from maskaway_cli.cli.common import EXIT_PARTIAL, handle_errors, split_list
+from maskaway_cli.cli.common import (
+    COLORS,
+    COLOR_WEIGHT,
+    CONFIDENCE,
+    DETECTOR,
+    EXIT_PARTIAL,
+    JSON,
+    SEED,
+    SOURCES,
+    TEMPLATES,
+    TEXTURES,
+    TEXTURE_WEIGHT,
+    WORKERS,
+    handle_errors,
+    split_list,
+)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("generate")
     @handle_errors
     def generate(
-        sources: list[Path] = typer.Argument(..., help="Image files, folders (searched recursively), .zip/.tar* archives."),
+        sources: list[Path] = SOURCES,
         output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write (or resume)."),
         size: int = typer.Option(64, help="Side of the aligned square crops, in pixels (64, 128, 256)."),
         types: list[str] = typer.Option(None, "--types", help="Mask types, comma-separated (default: all)."),
-        colors: list[str] = typer.Option(None, "--colors", help="Colours: names, #rrggbb or 'random'."),
-        color_weight: float = typer.Option(0.5, help="Probability that a colour is applied to a mask."),
-        textures: list[str] = typer.Option(None, "--textures", help="stripes, checks, dots, floral or image files."),
-        texture_weight: float = typer.Option(0.5, help="Probability that a texture is applied to a mask."),
-        templates: Path = typer.Option(None, help="A MaskTheFace-format template folder (masks.cfg), pooled with ours."),
+        colors: list[str] = COLORS,
+        color_weight: float = COLOR_WEIGHT,
+        textures: list[str] = TEXTURES,
+        texture_weight: float = TEXTURE_WEIGHT,
+        templates: Path = TEMPLATES,
         per_face: int = typer.Option(1, help="Masked versions written for each face."),
-        seed: int = typer.Option(0, help="Random seed: same inputs, seed and options give identical files."),
-        workers: int = typer.Option(0, help="Worker processes (0: one per CPU core)."),
+        seed: int = SEED,
+        workers: int = WORKERS,
         limit: int = typer.Option(None, help="Use at most this many source images."),
         split: str = typer.Option("0.9,0.05,0.05", help="train,val,test fractions, grouped by source image."),
         overwrite: bool = typer.Option(False, help="Delete an existing dataset in OUTPUT and start again."),
-        detector: str = typer.Option("retina", help="Face detector: retina (default), ssd, hog or cnn."),
-        confidence: float = typer.Option(None, help="Detector score threshold (default: retina 0.7, ssd 0.4)."),
+        detector: str = DETECTOR,
+        confidence: float = CONFIDENCE,
         min_face: int = typer.Option(40, help="Smallest face to use, in photo pixels."),
         bare: float = typer.Option(0.0, help="Share of samples left without a mask (empty binary mask)."),
         degrade: float = typer.Option(0.0, help="Share of samples given photo degradations (JPEG, blur, noise, light, cast, scale)."),
         worn_low: float = typer.Option(0.0, help="Share of masks worn under the nose or on the chin."),
         preview: Path = typer.Option(None, help="Also write a contact sheet PNG of 64 triplets here."),
-        json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
+        json_out: bool = JSON,
     ) -> None:
         """Make training triplets (masked / original / binary mask) from real face photos."""
         from maskaway_cli.config import GenerateConfig, SplitFractions

@@ -7,32 +7,47 @@ from pathlib import Path
 
 import typer
 
-from maskaway_cli.cli.common import EXIT_PARTIAL, handle_errors, split_list
+from maskaway_cli.cli.common import (
+    COLORS,
+    COLOR_WEIGHT,
+    CONFIDENCE,
+    DETECTOR,
+    EXIT_PARTIAL,
+    JSON,
+    SEED,
+    SOURCES,
+    TEMPLATES,
+    TEXTURES,
+    TEXTURE_WEIGHT,
+    WORKERS,
+    handle_errors,
+    split_list,
+)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("mask")
     @handle_errors
     def mask(
-        sources: list[Path] = typer.Argument(..., help="Photos, folders (searched recursively), .zip/.tar* archives."),
+        sources: list[Path] = SOURCES,
         output: Path = typer.Option(..., "-o", "--output", help="Folder for the masked photos (re-run to resume)."),
         masks: Path = typer.Option(None, "--masks", help="Folder for the binary masks NAME.png (default: OUTPUT-masks)."),
         types: list[str] = typer.Option(None, "--types", help="Mask types, comma-separated; 'random' (default) or 'all' (one output per type)."),
-        colors: list[str] = typer.Option(None, "--colors", help="Colours: names, #rrggbb or 'random'."),
-        color_weight: float = typer.Option(0.5, help="Probability that a colour is applied to a mask."),
-        textures: list[str] = typer.Option(None, "--textures", help="stripes, checks, dots, floral or image files."),
-        texture_weight: float = typer.Option(0.5, help="Probability that a texture is applied to a mask."),
+        colors: list[str] = COLORS,
+        color_weight: float = COLOR_WEIGHT,
+        textures: list[str] = TEXTURES,
+        texture_weight: float = TEXTURE_WEIGHT,
         code: str = typer.Option(None, help="A mix, one entry drawn per face: 'cloth-#e54294, surgical_blue, cloth-checks, N95'."),
-        templates: Path = typer.Option(None, help="A MaskTheFace-format template folder (masks.cfg), pooled with ours."),
+        templates: Path = TEMPLATES,
         keep_original: bool = typer.Option(False, help="Also write NAME_original.EXT beside each masked photo."),
-        seed: int = typer.Option(0, help="Random seed: same inputs, seed and options give identical files."),
-        workers: int = typer.Option(0, help="Worker processes (0: one per CPU core)."),
+        seed: int = SEED,
+        workers: int = WORKERS,
         overwrite: bool = typer.Option(False, help="Redo every photo, even those an earlier run finished."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per photo: faces found, masks drawn."),
-        detector: str = typer.Option("retina", help="Face detector: retina (default), ssd, hog or cnn."),
-        confidence: float = typer.Option(None, help="Detector score threshold (default: retina 0.7, ssd 0.4)."),
+        detector: str = DETECTOR,
+        confidence: float = CONFIDENCE,
         min_face: int = typer.Option(20, help="Smallest face to mask, in photo pixels."),
-        json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
+        json_out: bool = JSON,
     ) -> None:
         """Put realistic masks on every face of whole photos (MaskTheFace's job), keeping each binary mask."""
         from maskaway_cli.config import MaskConfig

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import typer
 
-from maskaway_cli.cli.common import EXIT_PARTIAL, handle_errors
+from maskaway_cli.cli.common import (
+    CONFIDENCE,
+    DETECTOR,
+    EXIT_PARTIAL,
+    JSON,
+    handle_errors,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,10 +37,10 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, help="Replace outputs that already exist."),
         provenance: bool = typer.Option(True, help="Note in each output's metadata what MaskAway synthesized."),
         aligned: bool = typer.Option(False, help="Inputs are already aligned face crops (no detection)."),
-        detector: str = typer.Option("retina", help="Face detector: retina (default), ssd, hog or cnn."),
+        detector: str = DETECTOR,
         min_face: int = typer.Option(20, help="Smallest face to unmask, in photo pixels."),
-        confidence: float = typer.Option(None, help="Detector score threshold (default: retina 0.7, ssd 0.4)."),
-        json_out: bool = typer.Option(False, "--json", help="Write the summary as JSON to stdout."),
+        confidence: float = CONFIDENCE,
+        json_out: bool = JSON,
     ) -> None:
         """Remove face masks from whole photos; everything outside the mask stays bit-identical."""
         from maskaway_cli.console import RichReporter
