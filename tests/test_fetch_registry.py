@@ -49,7 +49,7 @@ def test_user_registries_and_env_overrides_merge_in_order(home, tmp_path, monkey
     extra.write_text('[weights-seg]\nurls = ["https://cli.example/seg.safetensors"]\n')
     reg = load_registry(extra)
     assert reg["weights-seg"].urls == ("https://cli.example/seg.safetensors",)
-    assert reg["weights-seg"].license == "MIT"  # merged field by field, not replaced
+    assert reg["weights-seg"].license.startswith("non-commercial")  # merged field by field, not replaced
     assert reg["mine"].filename == "b.bin"
     monkeypatch.setenv("MASKAWAY_URL_WEIGHTS_GAN", "https://env.example/gan.safetensors")
     monkeypatch.setenv("MASKAWAY_MIRROR", "http://mirror.local:8080/pub/")
