@@ -18,8 +18,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 
 def realmask(detect, folder: Path) -> tuple[float, float]:
     from maskaway_cli.imageio import load_rgb
