@@ -18,7 +18,7 @@ OPS = ("rescale", "blur", "low_light", "cast", "noise", "jpeg")  # applied in th
 class Degradation:
     """One draw of degradations; ``apply`` gives every image of a pair the same treatment."""
 
-    rescale: float | None = None  # down-and-up factor (0.3..0.8)
+    rescale: float | None = None  # down-and-up factor (0.15..0.8)
     blur: float | None = None  # Gaussian sigma, in pixels of a 128 px crop
     low_light: tuple[float, float] | None = None  # (gain, gamma)
     cast: tuple[float, float, float] | None = None  # per-channel RGB gains
@@ -67,7 +67,8 @@ def draw(rng: np.random.Generator) -> Degradation:
         return bool(rng.random() < p)
 
     return Degradation(
-        rescale=float(rng.uniform(0.3, 0.8)) if maybe(0.35) else None,
+        # down to 0.15: a 128 px crop of a 20-40 px face in a street photo has that little detail
+        rescale=float(rng.uniform(0.15, 0.8)) if maybe(0.35) else None,
         blur=float(rng.uniform(0.5, 1.6)) if maybe(0.3) else None,
         low_light=(float(rng.uniform(0.45, 0.85)), float(rng.uniform(1.1, 1.8))) if maybe(0.25) else None,
         cast=tuple(float(g) for g in rng.uniform(0.85, 1.15, 3)) if maybe(0.3) else None,
