@@ -132,8 +132,10 @@ def _mask(rgb, faces, job: PhotoJob, copy: int, choice):
     else:
         choices = [choice] * len(faces)
     masked = mask_photo(rgb, [f.landmarks for f in faces], _WORKER["synth"], rngs, choices=choices)
-    infos = [{**f.record(), **info, "seed": entropy} if "skipped" not in info else {"box": f.record()["box"], **info}
-             for f, info, (_, entropy) in zip(faces, masked.infos, streams)]
+    infos = []
+    for f, info, (_, entropy) in zip(faces, masked.infos, streams):
+        record = f.record()
+        infos.append({**record, **info, "seed": entropy} if "skipped" not in info else {"box": record["box"], **info})
     return masked, infos
 
 
