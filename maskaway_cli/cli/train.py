@@ -111,6 +111,12 @@ def register(app: typer.Typer) -> None:
         ema_decay: float = typer.Option(0.999, "--ema-decay", min=0.0, max=1.0),
         critic_width: float = typer.Option(1.0, "--critic-width", min=0.01, help="Scales the critic's filters."),
         critic_mask: bool = typer.Option(True, "--critic-mask/--no-critic-mask", help="Show the critic the mask."),
+        fm_weight: float = typer.Option(0.0, "--fm-weight", min=0.0,
+                                        help="Feature matching on the critic's activations (adversarial phase)."),
+        hf_weight: float = typer.Option(0.0, "--hf-weight", min=0.0, help="L1 on Laplacians inside the mask."),
+        bottleneck: int = typer.Option(4, "--bottleneck", min=1, help="Side of the generator's lowest level (px)."),
+        context: str = typer.Option("", "--context",
+                                    help="Generator bottleneck blocks, comma-separated: dil<N> (dilated), attn."),
         width: int = WIDTH, device: str = DEVICE, amp: bool = AMP, channels_last: Optional[bool] = CHANNELS_LAST,
         compile: bool = COMPILE, workers: int = WORKERS, seed: int = SEED, checkpoint_every: int = CKPT_EVERY,
         keep: int = KEEP, dry_run: bool = DRY_RUN, export: bool = EXPORT, json_out: bool = JSON,
@@ -123,6 +129,8 @@ def register(app: typer.Typer) -> None:
                         subset=subset or None, batch_size=batch_size, lr=lr, lr_floor=lr_floor,
                         gp_weight=gp_weight, rec_weight=rec_weight, hole_weight=hole_weight, augment=augment,
                         noise_std=noise, ema_decay=ema_decay, critic_width=critic_width, critic_mask=critic_mask,
+                        fm_weight=fm_weight, hf_weight=hf_weight, bottleneck=bottleneck,
+                        context=tuple(c.strip() for c in context.split(",") if c.strip()),
                         base_channels=width, device=device, amp=amp, channels_last=channels_last, compile=compile,
                         workers=workers, seed=seed, checkpoint_every=checkpoint_every, keep=keep)
         _run("gan", cfg, dry_run=dry_run, export=export, json_out=json_out)

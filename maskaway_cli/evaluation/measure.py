@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 TELEA_RADIUS = 3  # px: OpenCV's suggested neighbourhood; larger only blurs more on 64-256 px faces
-METRICS = ("full_l1", "full_psnr", "full_ssim", "mask_l1", "mask_psnr", "mask_ssim")
+METRICS = ("full_l1", "full_psnr", "full_ssim", "mask_l1", "mask_psnr", "mask_ssim", "mask_sharpness")
 
 
 def to_tensor(images: np.ndarray):
@@ -27,16 +27,19 @@ def mask_tensor(masks: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32))[:, None]  # (B,1,H,W)
 
 
-def image_metrics(result: np.ndarray, truth: np.ndarray, true_mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-image L1, PSNR (dB) and SSIM, whole image and inside ``true_mask``.
+def image_metrics(result: np.ndarray, truth: np.ndarray, true_mask: np.ndarray, *,
+                  sharpness_scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Per-image L1, PSNR (dB) and SSIM, whole image and inside ``true_mask``, and the sharpness ratio
+    inside it (Laplacian variance of result / truth, after resizing both by ``sharpness_scale``: 0.5 on
+    photos, where the finest band is mostly sensor and JPEG noise).
 
     result, truth: (B,H,W,3) uint8 RGB; true_mask: (B,H,W) bool. Returns ``{metric: (B,) float64}`` keyed
     by :data:`METRICS`; in-mask values are NaN for an image whose true mask is empty.
     """
-    from maskaway_cli.metrics.image import l1, psnr, ssim_map
+    from maskaway_cli.metrics.image import l1, psnr, sharpness_ratio, ssim_map
 
     a, b, m = to_tensor(result), to_tensor(truth), mask_tensor(true_mask)  # (B,3,H,W), (B,3,H,W), (B,1,H,W)
-    out = {}
+    out = {"mask_sharpness": sharpness_ratio(*_resized(a, b, m, sharpness_scale)).double().numpy()}
     for name, fn in (("l1", l1), ("psnr", psnr)):
         out[f"full_{name}"] = fn(a, b).double().numpy()
         out[f"mask_{name}"] = fn(a, b, m).double().numpy()
@@ -46,6 +49,17 @@ def image_metrics(result: np.ndarray, truth: np.ndarray, true_mask: np.ndarray) 
     out["full_ssim"] = smap.flatten(1).mean(1).numpy()
     out["mask_ssim"] = ((smap * w).flatten(1).sum(1) / w.flatten(1).sum(1)).numpy()  # 0/0 -> NaN: empty mask
     return out
+
+
+def _resized(a, b, m, scale: float):
+    """Images (area averaging) and mask (kept where it covers half a pixel or more) at ``scale``."""
+    import torch.nn.functional as F
+
+    if scale == 1.0:
+        return a, b, m
+    size = [max(1, round(a.shape[-2] * scale)), max(1, round(a.shape[-1] * scale))]
+    down = lambda t: F.interpolate(t, size=size, mode="area")  # noqa: E731
+    return down(a), down(b), (down(m) >= 0.5).float()
 
 
 def telea(masked: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Any
 SEG_COLUMNS = (("iou", "IoU"), ("dice", "Dice"), ("precision", "Precision"), ("recall", "Recall"),
                ("leftover", "Leftover"))
 IMAGE_COLUMNS = (("mask_l1", "L1 in mask"), ("mask_psnr", "PSNR in mask"), ("mask_ssim", "SSIM in mask"),
+                 ("mask_sharpness", "Sharpness"),
                  ("full_l1", "L1"), ("full_psnr", "PSNR"), ("full_ssim", "SSIM"), ("n", "n"))
 
 

@@ -1,12 +1,14 @@
 """Running tallies of metrics, overall and per mask type, so a split of any size streams through.
 
-Segmentation keeps confusion counts (micro average, see ``metrics.seg``); image metrics keep a sum and
-a count of per-image values, so the reported figure is the mean over images.
+Segmentation keeps confusion counts (micro average, see ``metrics.seg``); image metrics keep their
+per-image values: the reported figure is the mean over images, or the median for a ratio whose mean a
+few near-empty regions would run away with (:data:`MEDIAN_METRICS`).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -14,6 +16,7 @@ from maskaway_cli.metrics.seg import SegCounts, seg_scores
 
 PSNR_CAP = 100.0  # dB: an image reproduced exactly has infinite PSNR; capped so a mean stays finite
 OVERALL = None  # the group key of the whole set
+MEDIAN_METRICS = ("mask_sharpness",)  # reported as the median over images
 
 
 class SegTally:
@@ -32,11 +35,11 @@ class SegTally:
 
 
 class MeanTally:
-    """Means of per-image values per (group, method, metric). NaN (nothing to measure) is skipped."""
+    """Means (medians for :data:`MEDIAN_METRICS`) of per-image values per (group, method, metric).
+    NaN (nothing to measure) is skipped."""
 
     def __init__(self) -> None:
-        self._sum: dict[tuple[str | None, str, str], float] = defaultdict(float)
-        self._n: dict[tuple[str | None, str, str], int] = defaultdict(int)
+        self._values: dict[tuple[str | None, str, str], list[float]] = defaultdict(list)
         self.methods: list[str] = []  # in first-seen order, so tables keep the order callers chose
 
     def add(self, groups: Sequence[str], method: str, metric: str, values: Iterable[float]) -> None:
@@ -50,19 +53,19 @@ class MeanTally:
             if metric.endswith("psnr"):
                 value = min(value, PSNR_CAP)
             for key in ((OVERALL, method, metric), (group, method, metric)):
-                self._sum[key] += value
-                self._n[key] += 1
+                self._values[key].append(value)
 
     def means(self, group: str | None) -> dict[str, dict[str, float | int]]:
         """``{method: {metric: mean, ..., "n": images, "n_in_mask": images with a non-empty true mask}}``."""
         out: dict[str, dict[str, float | int]] = {}
+        count = lambda key: len(self._values.get(key, ()))  # noqa: E731
         for method in self.methods:
             row: dict[str, float | int] = {}
-            for (g, m, metric), total in self._sum.items():
+            for (g, m, metric), values in self._values.items():
                 if g == group and m == method:
-                    row[metric] = total / self._n[g, m, metric]
+                    row[metric] = statistics.median(values) if metric in MEDIAN_METRICS else math.fsum(values) / len(values)
             if row:
-                row["n"] = self._n.get((group, method, "full_l1"), 0)
-                row["n_in_mask"] = self._n.get((group, method, "mask_l1"), 0)
+                row["n"] = count((group, method, "full_l1"))
+                row["n_in_mask"] = count((group, method, "mask_l1"))
                 out[method] = dict(sorted(row.items()))
         return out

@@ -59,3 +59,19 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor, *, window: int = 11, sigma: float
 def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean SSIM per image, (B,), over the whole image or over the masked pixels."""
     return _weighted_mean(ssim_map(a, b), mask)
+
+
+def laplacian_variance(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Variance of the luma Laplacian inside ``mask``, (B,): the usual focus measure, here of the painted
+    region. image (B,3,H,W) in [0,1]; mask (B,1,H,W) in {0,1}; an empty mask gives NaN."""
+    luma = (image * torch.tensor([0.299, 0.587, 0.114], device=image.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=image.device).view(1, 1, 3, 3)
+    lap = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="replicate"), k)  # (B,1,H,W)
+    mean = _weighted_mean(lap, mask)
+    return _weighted_mean((lap - mean.view(-1, 1, 1, 1)) ** 2, mask)
+
+
+def sharpness_ratio(result: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Laplacian variance of ``result`` / that of ``truth``, same region, (B,): 1 keeps the real face's
+    fine detail, a blur gives far less than 1."""
+    return laplacian_variance(result, mask) / laplacian_variance(truth, mask)

@@ -59,9 +59,22 @@ class Critic(nn.Module):
         side = config.image_size // 2 ** len(config.layer_filters())
         self.head = nn.Linear(cin * side * side, 1)
 
-    def forward(self, x: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
+    def _input(self, x: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
         if self.config.mask_channel:
             if m is None:
                 raise ValueError("this critic is conditioned on the mask: pass m")
-            x = torch.cat([x, m], dim=1)  # (B,4,H,W)
-        return self.head(self.features(x).flatten(1)).squeeze(1)  # (B,)
+            return torch.cat([x, m], dim=1)  # (B,4,H,W)
+        return x
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(self._input(x, m)).flatten(1)).squeeze(1)  # (B,)
+
+    def scores_and_features(self, x: torch.Tensor, m: torch.Tensor | None = None,
+                            ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(B,) scores and the activation after every LeakyReLU, full to coarse, for feature matching."""
+        h, feats = self._input(x, m), []
+        for layer in self.features:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                feats.append(h)
+        return self.head(h.flatten(1)).squeeze(1), feats

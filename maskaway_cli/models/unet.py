@@ -1,7 +1,10 @@
 """U-Nets with skip connections: the mask segmenter and the inpainting generator.
 
-Both share one body (:class:`UNet`); depth adapts to the image size so the bottleneck is 4x4 at
-64, 128 and 256 px. Tensors are NCHW float32; images RGB.
+Both share one body (:class:`UNet`); by default depth adapts to the image size so the bottleneck is
+4x4 at 64, 128 and 256 px. ``context`` blocks at the bottleneck (dilated residual convolutions, a
+self-attention layer) let every painted pixel see the whole face: the 128 px generator stops at 8x8
+with them, which keeps the low levels wide while full resolution stays narrow and cheap.
+Tensors are NCHW float32; images RGB.
 """
 
 from __future__ import annotations
@@ -22,22 +25,33 @@ class UNetConfig:
     base_channels: int = 32
     max_channels: int = 256
     depth: int = 4  # number of 2x downsamplings
+    context: tuple[str, ...] = ()  # bottleneck blocks, in order: "dil<N>" (dilation N) or "attn"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "context", tuple(self.context))  # JSON metadata gives a list
+        for kind in self.context:
+            if kind != "attn" and not (kind.startswith("dil") and kind[3:].isdigit() and int(kind[3:]) > 0):
+                raise ValueError(f"unknown context block {kind!r} (use dil<N> or attn)")
 
     @classmethod
     def for_size(cls, size: int, *, in_channels: int, out_channels: int, base_channels: int = 32,
-                 max_channels: int = 256) -> UNetConfig:
-        """The default depth for ``size`` px images: down to a 4x4 bottleneck (64 px -> depth 4)."""
+                 max_channels: int = 256, bottleneck: int = 4, context: tuple[str, ...] = ()) -> UNetConfig:
+        """The depth for ``size`` px images that ends at a ``bottleneck`` px square (64 px, 4 -> depth 4)."""
         if size < 16 or size & (size - 1):
             raise ValueError(f"image size must be a power of two >= 16, got {size}")
-        depth = int(math.log2(size)) - 2
-        return cls(in_channels, out_channels, base_channels, max_channels, depth)
+        if bottleneck < 1 or bottleneck & (bottleneck - 1) or bottleneck > size // 4:
+            raise ValueError(f"bottleneck must be a power of two <= size/4, got {bottleneck}")
+        depth = int(math.log2(size // bottleneck))
+        return cls(in_channels, out_channels, base_channels, max_channels, depth, tuple(context))
 
     def widths(self) -> list[int]:
         """Channels at each level, from full resolution down to the bottleneck (depth + 1 entries)."""
         return [min(self.base_channels * 2**i, self.max_channels) for i in range(self.depth + 1)]
 
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["context"] = list(self.context)
+        return d
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -46,6 +60,42 @@ def _block(cin: int, cout: int) -> nn.Sequential:
         nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
     )
+
+
+class DilatedBlock(nn.Module):
+    """Residual 3x3 conv pair, the first dilated: context ``dilation`` cells away at no extra cost."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation, bias=False),
+            nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.body(x))
+
+
+class SelfAttention(nn.Module):
+    """Residual multi-head self-attention over the bottleneck's cells (SAGAN-style, gated from 0):
+    the chin can look at the eyes, wherever they are."""
+
+    def __init__(self, channels: int, heads: int = 4) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(1, channels)
+        self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
+        self.gamma = nn.Parameter(torch.zeros(1))  # starts as the identity: training opens it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        t = self.norm(x).flatten(2).transpose(1, 2)  # (B,H*W,C)
+        y, _ = self.attn(t, t, t, need_weights=False)  # (B,H*W,C)
+        return x + self.gamma * y.transpose(1, 2).reshape(b, c, h, w)
+
+
+def _context(kind: str, channels: int) -> nn.Module:
+    return SelfAttention(channels) if kind == "attn" else DilatedBlock(channels, int(kind[3:]))
 
 
 class UNet(nn.Module):
@@ -59,6 +109,7 @@ class UNet(nn.Module):
         self.down.extend(_block(w[i], w[i + 1]) for i in range(config.depth))
         self.up = nn.ModuleList(nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(config.depth))
         self.merge = nn.ModuleList(_block(2 * w[i], w[i]) for i in range(config.depth))
+        self.context = nn.Sequential(*(_context(k, w[-1]) for k in config.context))
         self.head = nn.Conv2d(w[0], config.out_channels, 1)
         self.pool = nn.MaxPool2d(2)
 
@@ -67,7 +118,7 @@ class UNet(nn.Module):
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))
             skips.append(x)
-        x = skips.pop()  # bottleneck: (B,w[depth],H/2^depth,W/2^depth)
+        x = self.context(skips.pop())  # bottleneck: (B,w[depth],H/2^depth,W/2^depth)
         for i in reversed(range(self.config.depth)):
             x = self.merge[i](torch.cat([self.up[i](x), skips[i]], dim=1))
         return self.head(x)

@@ -67,3 +67,7 @@ class GanConfig(TrainConfig):
     critic_width: float = 1.0  # multiplies the critic's 64,64,128,256,512 filters
     critic_dropout: float = 0.3
     critic_mask: bool = True
+    fm_weight: float = 0.0  # feature matching on the critic's activations (adversarial phase)
+    hf_weight: float = 0.0  # L1 on Laplacians inside the mask (both phases)
+    bottleneck: int = 4  # side of the generator's lowest level, px
+    context: tuple[str, ...] = ()  # generator bottleneck blocks: dil<N>, attn

@@ -10,6 +10,8 @@ Algorithm (Gulrajani et al. 2017, with DiffAugment and a reconstruction term), p
         Adam step on D
     x, y, m <- batch                                               # generator phase
     L_G = -D(aug(G(x, m)) + noise) + lambda_rec * L1_hole-weighted(G_raw, y)
+          + lambda_fm * sum_l |D_l(aug(G(x, m))) - D_l(aug(y))|       # feature matching (pix2pixHD)
+          + lambda_hf * |Lap(G_raw) - Lap(y)|_mask                     # high-frequency detail
     Adam step on G;  EMA <- EMA + (1-beta)(G - EMA)
     lr <- cosine decay from lr0 to the floor over the run
 """
@@ -25,13 +27,14 @@ import torch
 
 from maskaway_cli.data.feeder import Batch, BatchFeeder, fixed_batch
 from maskaway_cli.errors import TrainingError, UsageError
-from maskaway_cli.metrics.image import l1, psnr
+from maskaway_cli.metrics.image import l1, psnr, sharpness_ratio
 from maskaway_cli.models.critic import Critic, CriticConfig
 from maskaway_cli.models.unet import Generator, UNetConfig, to_signed, to_unit
 from maskaway_cli.progress import Reporter, null_reporter
 from maskaway_cli.train.augment import diff_augment, instance_noise_std, parse_policy
 from maskaway_cli.train.config import GanConfig
-from maskaway_cli.train.losses import critic_loss, generator_loss, gradient_penalty, reconstruction_l1
+from maskaway_cli.train.losses import (critic_loss, feature_matching, gradient_penalty, high_frequency_l1,
+                                       reconstruction_l1)
 from maskaway_cli.train.run import (BadStepGuard, RunPaths, Setup, TrainResult, autocast, grad_norm,
                                     maybe_compile, prepare, save_grid, total_steps, write_config)
 from maskaway_cli.train.state import (CKPT_FORMAT, EMA, GracefulStop, append_stats, check_arch,
@@ -42,7 +45,7 @@ from maskaway_cli.weights_io import WeightsMeta, save_weights
 
 def gan_arch(cfg: GanConfig, size: int) -> tuple[UNetConfig, CriticConfig]:
     gen = UNetConfig.for_size(size, in_channels=4, out_channels=3, base_channels=cfg.base_channels,
-                              max_channels=cfg.max_channels)
+                              max_channels=cfg.max_channels, bottleneck=cfg.bottleneck, context=cfg.context)
     filters = tuple(max(1, round(f * cfg.critic_width)) for f in CriticConfig.filters)
     return gen, CriticConfig(image_size=size, filters=filters, dropout=cfg.critic_dropout,
                              mask_channel=cfg.critic_mask)
@@ -97,27 +100,52 @@ def critic_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard) -> dict[s
 
 def generator_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard, *,
                    adversarial: bool = True) -> dict[str, torch.Tensor]:
-    """One generator update: adversarial term through the (frozen) critic + hole-weighted L1.
-    ``adversarial=False`` (the warm-up) leaves the critic out: L1 alone."""
+    """One generator update: adversarial term and feature matching through the (frozen) critic, plus
+    hole-weighted L1 and the high-frequency term. ``adversarial=False`` (the warm-up) leaves the critic
+    out."""
     x, y, m = to_signed(b.masked), to_signed(b.original), b.mask
+    cfg, zero = p.cfg, torch.zeros((), device=x.device)
+    adv = fm = zero
     p.critic.requires_grad_(False)  # no critic weight gradients during the generator phase
     with autocast(p.setup):
         fake, raw = p.g(x, m, return_raw=True)
+        rec = reconstruction_l1(raw, y, m, hole_weight=cfg.hole_weight)
+        hf = high_frequency_l1(raw, y, m) if cfg.hf_weight else zero
         if adversarial:
-            ((fake_v, m_v),) = critic_view(fake.float(), [], m, p, sigma)
-            scores = p.d(fake_v, m_v if p.cfg.critic_mask else None)
-    if adversarial:
-        loss, adv = generator_loss(scores, raw, y, m, rec_weight=p.cfg.rec_weight, hole_weight=p.cfg.hole_weight)
-    else:
-        adv = torch.zeros((), device=raw.device)
-        loss = p.cfg.rec_weight * reconstruction_l1(raw, y, m, hole_weight=p.cfg.hole_weight)
+            (fake_v, m_v), (real_v, _) = critic_view(fake.float(), [y], m, p, sigma)
+            cm = m_v if cfg.critic_mask else None
+            scores, fake_feats = p.critic.scores_and_features(fake_v, cm)
+            adv = -scores.float().mean()
+            if cfg.fm_weight:
+                with torch.no_grad():
+                    _, real_feats = p.critic.scores_and_features(real_v, cm)
+                fm = feature_matching(fake_feats, real_feats)
+    loss = adv + cfg.rec_weight * rec + cfg.fm_weight * fm + cfg.hf_weight * hf
     p.opt_g.zero_grad(set_to_none=True)
     loss.backward()
     p.critic.requires_grad_(True)
     if guard.ok(loss, grad_norm(p.gen.parameters())):
         p.opt_g.step()
         p.ema.update(p.gen)
-    return {"g_loss": loss.detach(), "g_adv": adv.detach()}
+    return {"g_loss": loss.detach(), "g_adv": adv.detach(), "g_rec": rec.detach(), "g_fm": fm.detach(),
+            "g_hf": hf.detach()}
+
+
+VAL_FACES = 128  # validation faces scored at every epoch end (the grid's 8 are too few to compare runs)
+
+
+@torch.no_grad()
+def val_metrics(gen: Generator, val: Batch, setup: Setup, *, chunk: int = 32) -> dict[str, float]:
+    """In-mask L1 and PSNR (means) and the sharpness ratio (median) of ``gen`` on the validation faces."""
+    outs = []
+    for i in range(0, len(val.mask), chunk):
+        with autocast(setup):
+            g = gen(to_signed(val.masked[i:i + chunk]), val.mask[i:i + chunk]).float()
+        outs.append(to_unit(g))  # (b,3,S,S) in [0,1]
+    out = torch.cat(outs)
+    return {"val_l1_mask": float(l1(out, val.original, val.mask).nanmean()),
+            "val_psnr_mask": float(psnr(out, val.original, val.mask).nanmean()),
+            "val_sharpness": float(sharpness_ratio(out, val.original, val.mask).nanmedian())}
 
 
 def _policy(cfg: GanConfig) -> tuple[str, ...]:
@@ -129,7 +157,10 @@ def _policy(cfg: GanConfig) -> tuple[str, ...]:
 
 def build_parts(cfg: GanConfig, setup: Setup) -> Parts:
     policy = _policy(cfg)
-    gen_cfg, critic_cfg = gan_arch(cfg, setup.packed.size)
+    try:
+        gen_cfg, critic_cfg = gan_arch(cfg, setup.packed.size)
+    except ValueError as exc:
+        raise UsageError(f"generator architecture: {exc}") from None
     torch.manual_seed(cfg.seed)
     fmt = torch.channels_last if setup.channels_last else torch.contiguous_format
     gen = Generator(gen_cfg).to(setup.device, memory_format=fmt)
@@ -146,7 +177,11 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
               export_only: bool = False) -> TrainResult:
     """Train (or resume, or with ``export_only`` just export) the inpainting GAN in ``cfg.run_dir``."""
     run = RunPaths(Path(cfg.run_dir))
-    _policy(cfg)  # a bad --augment fails before the dataset is packed
+    _policy(cfg)  # a bad --augment or --context fails before the dataset is packed
+    try:
+        UNetConfig(4, 3, context=cfg.context)
+    except ValueError as exc:
+        raise UsageError(f"--context: {exc}") from None
     setup = prepare(cfg, reporter)
     size = setup.packed.size
     p = build_parts(cfg, setup)
@@ -188,7 +223,8 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
 
     total = total_steps(cfg, steps_per_epoch)
     grid_rows = setup.val_rows[: cfg.samples] if len(setup.val_rows) else setup.train_rows[: cfg.samples]
-    grid = fixed_batch(setup.packed, grid_rows, setup.device)  # the fixed validation batch
+    grid = fixed_batch(setup.packed, grid_rows, setup.device)  # the fixed sample grid
+    val = fixed_batch(setup.packed, setup.val_rows[:VAL_FACES], setup.device) if len(setup.val_rows) else grid
     guard_d, guard_g = BadStepGuard(cfg.max_bad_steps, run), BadStepGuard(cfg.max_bad_steps, run)  # one count each
     stream = feeder.stream(loop["step"] * per_step, prefetch=cfg.workers if setup.device.type == "cuda" else 0)
     metrics: dict[str, float] = {}
@@ -228,10 +264,9 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
 
         # ---- end of epoch: EMA samples of the fixed batch, in-mask metrics, checkpoint --------------
         if step % steps_per_epoch == 0 or step == total:
+            metrics = val_metrics(p.ema.model, val, setup)
             with torch.no_grad(), autocast(setup):
                 out = to_unit(p.ema.model(to_signed(grid.masked), grid.mask).float())  # (B,3,S,S) in [0,1]
-            metrics = {"val_l1_mask": float(l1(out, grid.original, grid.mask).nanmean()),
-                       "val_psnr_mask": float(psnr(out, grid.original, grid.mask).nanmean())}
             save_grid(run.samples / f"{step:07d}.png", [grid.masked, out, grid.original])
             append_stats(run.stats, {"step": step, "epoch": (step - 1) // steps_per_epoch, "lr": lr, **losses,
                                      **metrics})
