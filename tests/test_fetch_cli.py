@@ -38,7 +38,7 @@ def test_list_json_parses_even_with_force_color(home):
     doc = json.loads(proc.stdout)
     assert doc["schema_version"] == 1
     names = {a["name"]: a for a in doc["assets"]}
-    assert {"lfw", "celeba", "maskaway-original", "weights-seg", "weights-gan"} <= set(names)
+    assert {"lfw", "celeba", "maskaway-original"} == set(names)
     assert names["lfw"]["cached"] is False and names["celeba"]["checksum"] == "md5"
 
 

@@ -37,12 +37,16 @@ def test_builtin_entries_carry_the_published_checksums(home):
     assert reg["celeba"].md5 == "00d2c5bc6d35e252742224ab0c1e8fcb" and reg["celeba"].gdrive_id == "0B7EVK8r0v71pZjFTYXZWM3FlRnM"
     assert reg["maskaway-original"].source == "gdrive-folder"
     assert reg["maskaway-original"].gdrive_id == "1ju73lV7JwQr7km5mkPpsYthYtmzNIq3a"
-    assert reg["weights-seg"].kind == reg["weights-gan"].kind == "weights"
+    # no entry without a real location: the bundled weights have none (a user registry can add one)
+    assert not {"weights-seg", "weights-gan"} & set(reg)
+    assert all("example.invalid" not in u for a in reg.values() for u in a.urls)
 
 
 def test_user_registries_and_env_overrides_merge_in_order(home, tmp_path, monkeypatch):
     (home / "config").mkdir(parents=True)
-    (home / "config" / "registry.toml").write_text('[weights-seg]\nurls = ["https://config.example/seg.safetensors"]\n'
+    (home / "config" / "registry.toml").write_text('[weights-seg]\nkind = "weights"\nlicense = "non-commercial"\n'
+                                                   'urls = ["https://config.example/seg.safetensors"]\n'
+                                                   '[weights-gan]\nkind = "weights"\nurls = ["https://config.example/gan.safetensors"]\n'
                                                    '[mine]\nurls = ["https://x.example/a/b.bin"]\nsha256 = "%s"\n' % SHA)
     assert load_registry()["weights-seg"].urls == ("https://config.example/seg.safetensors",)
     extra = tmp_path / "extra.toml"
@@ -50,6 +54,7 @@ def test_user_registries_and_env_overrides_merge_in_order(home, tmp_path, monkey
     reg = load_registry(extra)
     assert reg["weights-seg"].urls == ("https://cli.example/seg.safetensors",)
     assert reg["weights-seg"].license.startswith("non-commercial")  # merged field by field, not replaced
+    assert reg["weights-seg"].kind == "weights"
     assert reg["mine"].filename == "b.bin"
     monkeypatch.setenv("MASKAWAY_URL_WEIGHTS_GAN", "https://env.example/gan.safetensors")
     monkeypatch.setenv("MASKAWAY_MIRROR", "http://mirror.local:8080/pub/")

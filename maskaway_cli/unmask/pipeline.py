@@ -19,7 +19,7 @@ UNSURE_BELOW = 0.75  # mean probability inside a painted mask under which the fa
 KIND_FILES = {"segmenter": "segmenter.safetensors", "generator": "generator.safetensors"}
 NO_WEIGHTS_HELP = (
     "no {kind} weights found: train them (maskaway train {cmd} DATASET -o RUN, then --weights RUN) "
-    "or download them (maskaway fetch weights-{short})"
+    "or fetch them from a registry that lists them (maskaway fetch --registry FILE weights-{short})"
 )
 
 
