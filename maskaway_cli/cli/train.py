@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import typer
@@ -40,6 +41,10 @@ def _run(kind: str, cfg: Any, *, dry_run: bool, export: bool, json_out: bool) ->
     train = _core(kind)
     with GracefulStop() as stop, RichReporter() as reporter:
         result = train(cfg, reporter=reporter, stop=stop, export_only=export)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for all
+        if result.status == "interrupted":
+            raise typer.Exit(EXIT_SIGTERM if result.signum == 15 else EXIT_SIGINT)
+        return
     doc = {"status": result.status, "step": result.step, "run_dir": str(result.run_dir),
            "weights": str(result.weights) if result.weights else None, "metrics": result.metrics or {}}
     if json_out:

@@ -46,10 +46,12 @@ class BatchFeeder:
     """Shuffled, drop-last batches of ``rows`` (indices into ``packed``)."""
 
     def __init__(self, packed: Packed, rows: np.ndarray, *, batch_size: int, seed: int,
-                 device: torch.device, resident: bool | None = None, channels_last: bool = False) -> None:
+                 device: torch.device, resident: bool | None = None, channels_last: bool = False,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         if len(rows) < batch_size:
             raise ValueError(f"{len(rows)} samples is fewer than one batch of {batch_size}")
         self.packed, self.rows, self.batch_size, self.seed = packed, np.asarray(rows), batch_size, seed
+        self.rank, self.world = shard  # this process's share of every (global) batch
         self.device, self.channels_last = torch.device(device), channels_last
         self.per_epoch = len(rows) // batch_size
         self._perm: tuple[int, torch.Tensor] | None = None
@@ -77,10 +79,12 @@ class BatchFeeder:
         return self._perm[1]
 
     def select(self, position: int) -> np.ndarray:
-        """Positions (into ``rows``) of batch ``position``, sorted so memory-mapped reads go forward."""
+        """Positions (into ``rows``) of batch ``position``, sorted so memory-mapped reads go forward;
+        with a shard, this rank's contiguous part of them (the ranks' parts make up the batch)."""
         k = position % self.per_epoch
-        sel = self._order(self.epoch_of(position))[k * self.batch_size:(k + 1) * self.batch_size]
-        return np.sort(sel.numpy())
+        sel = np.sort(self._order(self.epoch_of(position))[k * self.batch_size:(k + 1) * self.batch_size].numpy())
+        part = self.batch_size // self.world
+        return sel[self.rank * part:(self.rank + 1) * part]
 
     def raw(self, position: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """uint8 tensors of batch ``position`` (on the GPU when resident, else on the CPU)."""

@@ -19,13 +19,14 @@ Algorithm (Gulrajani et al. 2017, with DiffAugment and a reconstruction term), p
 from __future__ import annotations
 
 import math
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from maskaway_cli.data.feeder import Batch, BatchFeeder, fixed_batch
+from maskaway_cli.data.feeder import Batch, fixed_batch
 from maskaway_cli.errors import TrainingError, UsageError
 from maskaway_cli.metrics.image import l1, psnr, sharpness_ratio
 from maskaway_cli.models.critic import Critic, CriticConfig
@@ -35,11 +36,12 @@ from maskaway_cli.train.augment import diff_augment, instance_noise_std, parse_p
 from maskaway_cli.train.config import GanConfig
 from maskaway_cli.train.losses import (critic_loss, feature_matching, gradient_penalty, high_frequency_l1,
                                        reconstruction_l1)
-from maskaway_cli.train.run import (BadStepGuard, RunPaths, Setup, TrainResult, autocast, grad_norm,
-                                    maybe_compile, prepare, save_grid, total_steps, write_config)
-from maskaway_cli.train.state import (CKPT_FORMAT, EMA, GracefulStop, append_stats, check_arch,
-                                      load_checkpoint, periodic_checkpoints, rng_state, save_checkpoint,
-                                      set_rng_state)
+from maskaway_cli.train import dist
+from maskaway_cli.train.run import (BadStepGuard, RunPaths, RunWriter, Setup, TrainResult, autocast,
+                                    feeder_for, grad_norm, maybe_compile, prepare, rank_seed, resume_rng,
+                                    total_steps, write_config)
+from maskaway_cli.train.state import (CKPT_FORMAT, EMA, GracefulStop, check_arch, load_checkpoint,
+                                      periodic_checkpoints, rng_state, set_rng_state)
 from maskaway_cli.weights_io import WeightsMeta, save_weights
 
 
@@ -93,6 +95,7 @@ def critic_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard) -> dict[s
     loss = w + p.cfg.gp_weight * gp
     p.opt_d.zero_grad(set_to_none=True)
     loss.backward()
+    dist.average_grads(p.critic.parameters(), p.setup.dist)  # by hand: DDP has no double backward
     if guard.ok(loss, grad_norm(p.critic.parameters())):
         p.opt_d.step()
     return {"d_loss": loss.detach(), "wdist": -w.detach(), "gp": gp.detach()}
@@ -165,12 +168,13 @@ def build_parts(cfg: GanConfig, setup: Setup) -> Parts:
     fmt = torch.channels_last if setup.channels_last else torch.contiguous_format
     gen = Generator(gen_cfg).to(setup.device, memory_format=fmt)
     critic = Critic(critic_cfg).to(setup.device, memory_format=fmt)
+    rank_seed(setup, cfg.seed)
     betas = (cfg.beta1, cfg.beta2)
     return Parts(gen, critic, torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=betas),
                  torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=betas), EMA(gen, cfg.ema_decay),
-                 # the critic stays eager: the gradient penalty needs a double backward, which
-                 # torch.compile (aot_autograd) does not support
-                 maybe_compile(gen, cfg.compile), critic, policy, setup, cfg)
+                 # the critic stays eager (and out of DDP): the gradient penalty needs a double
+                 # backward, which torch.compile (aot_autograd) and DDP do not support
+                 dist.wrap(maybe_compile(gen, cfg.compile), setup.dist, setup.device), critic, policy, setup, cfg)
 
 
 def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: GracefulStop | None = None,
@@ -186,8 +190,9 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
     size = setup.packed.size
     p = build_parts(cfg, setup)
     arch = {"generator": p.gen.config.to_dict(), "critic": p.critic.config.to_dict()}
-    feeder = BatchFeeder(setup.packed, setup.train_rows, batch_size=cfg.batch_size, seed=cfg.seed,
-                         device=setup.device, channels_last=setup.channels_last)
+    reporter = reporter if setup.dist.main else null_reporter
+    out = RunWriter(run, setup, cfg.keep)
+    feeder = feeder_for(setup, cfg)
     per_step = cfg.critic_steps + 1  # batches consumed by one generator step
     steps_per_epoch = max(1, feeder.per_epoch // per_step)
     loop = {"step": 0}
@@ -201,13 +206,13 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
         p.ema.model.load_state_dict(ck["ema"])
         p.opt_g.load_state_dict(ck["opt_g"])
         p.opt_d.load_state_dict(ck["opt_d"])
-        set_rng_state(ck["rng"])
+        set_rng_state(resume_rng(ck, setup))
         loop = dict(ck["loop"])
     if export_only and not ckpts:
         raise TrainingError(f"{run.root}: no checkpoint to export (train first)")
     write_config(run, cfg, {"kind": "gan", "arch": arch, "image_size": size, "resolved_device": str(setup.device),
                             "amp_in_effect": setup.amp, "train_samples": len(setup.train_rows),
-                            "val_samples": len(setup.val_rows)})
+                            "val_samples": len(setup.val_rows)}, setup)
 
     def state() -> dict:
         return {"format": CKPT_FORMAT, "kind": "gan", "arch": arch, "gen": p.gen.state_dict(),
@@ -219,13 +224,13 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
         return save_weights(run.weights, p.ema.model.state_dict(), meta)
 
     if export_only:
-        return TrainResult("exported", loop["step"], run.root, export())
+        return TrainResult("exported", loop["step"], run.root, export() if out.main else None)
 
     total = total_steps(cfg, steps_per_epoch)
     grid_rows = setup.val_rows[: cfg.samples] if len(setup.val_rows) else setup.train_rows[: cfg.samples]
     grid = fixed_batch(setup.packed, grid_rows, setup.device)  # the fixed sample grid
     val = fixed_batch(setup.packed, setup.val_rows[:VAL_FACES], setup.device) if len(setup.val_rows) else grid
-    guard_d, guard_g = BadStepGuard(cfg.max_bad_steps, run), BadStepGuard(cfg.max_bad_steps, run)  # one count each
+    guard_d, guard_g = (BadStepGuard(cfg.max_bad_steps, run, write=out.main) for _ in range(2))  # one count each
     stream = feeder.stream(loop["step"] * per_step, prefetch=cfg.workers if setup.device.type == "cuda" else 0)
     metrics: dict[str, float] = {}
     d_stats = {k: torch.zeros(()) for k in ("d_loss", "wdist", "gp")}  # until the critic first trains
@@ -258,27 +263,30 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
         losses = {k: float(v) for k, v in {**d_stats, **g_stats}.items()}
         reporter("advance", task="train", n=1, **{"img/s": ips, "d": losses["d_loss"], "g": losses["g_loss"]})
         if step % cfg.log_every == 0:
-            append_stats(run.stats, {"step": step, "lr": lr, "noise": sigma, "img_per_s": ips, **losses})
+            out.stats({"step": step, "lr": lr, "noise": sigma, "img_per_s": ips, **losses})
         if now - tick > 5:
             tick, tick_step = now, step
 
         # ---- end of epoch: EMA samples of the fixed batch, in-mask metrics, checkpoint --------------
         if step % steps_per_epoch == 0 or step == total:
-            metrics = val_metrics(p.ema.model, val, setup)
-            with torch.no_grad(), autocast(setup):
-                out = to_unit(p.ema.model(to_signed(grid.masked), grid.mask).float())  # (B,3,S,S) in [0,1]
-            save_grid(run.samples / f"{step:07d}.png", [grid.masked, out, grid.original])
-            append_stats(run.stats, {"step": step, "epoch": (step - 1) // steps_per_epoch, "lr": lr, **losses,
-                                     **metrics})
-            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+            metrics = val_metrics(p.ema.model, val, setup) if out.main else {}
+            if out.main:
+                with torch.no_grad(), autocast(setup):
+                    filled = to_unit(p.ema.model(to_signed(grid.masked), grid.mask).float())  # (B,3,S,S)
+                out.grid(f"{step:07d}.png", [grid.masked, filled, grid.original])
+            out.stats({"step": step, "epoch": (step - 1) // steps_per_epoch, "lr": lr, **losses, **metrics})
+            out.checkpoint(state, step)
         elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+            out.checkpoint(state, step)
 
-        # ---- a signal: finish this step, checkpoint, hand back ------------------------------------
-        if stop is not None and stop.signum is not None:
-            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+        # ---- a signal (on any rank): finish this step, checkpoint, hand back -----------------------
+        if dist.any_rank(stop is not None and stop.signum is not None, setup.dist, setup.device):
+            out.checkpoint(state, step)
             reporter("end", task="train")
-            return TrainResult("interrupted", step, run.root, signum=stop.signum)
+            dist.stop(setup.dist)
+            return TrainResult("interrupted", step, run.root, signum=(stop and stop.signum) or signal.SIGTERM)
     reporter("end", task="train")
-    save_checkpoint(run.checkpoints, state(), loop["step"], keep=cfg.keep)
-    return TrainResult("finished", loop["step"], run.root, export(), metrics=metrics)
+    out.checkpoint(state, loop["step"])
+    weights = export() if out.main else None
+    dist.stop(setup.dist)
+    return TrainResult("finished", loop["step"], run.root, weights, metrics=metrics)

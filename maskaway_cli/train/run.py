@@ -17,9 +17,10 @@ from maskaway_cli.device import bf16_is_fast, resolve_device
 from maskaway_cli.data.io import save_png
 from maskaway_cli.data.layout import read_dataset
 from maskaway_cli.errors import DatasetError, TrainingError
-from maskaway_cli.progress import Reporter
+from maskaway_cli.progress import Reporter, null_reporter
+from maskaway_cli.train import dist
 from maskaway_cli.train.config import TrainConfig
-from maskaway_cli.train.state import atomic_save
+from maskaway_cli.train.state import append_stats, atomic_save
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Setup:
     packed: Packed
     train_rows: np.ndarray  # indices into packed
     val_rows: np.ndarray
+    dist: dist.Dist = dist.SINGLE  # this process's rank under torchrun
 
 
 
@@ -90,11 +92,33 @@ def choose_rows(packed: Packed, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarra
 
 
 def prepare(cfg: TrainConfig, reporter: Reporter) -> Setup:
-    device = resolve_device(cfg.device)
-    packed = open_packed(read_dataset(Path(cfg.dataset)), workers=cfg.workers, reporter=reporter)
+    d = dist.from_env()
+    device = dist.start(d, resolve_device(cfg.device))
+    dist.check_batch(d, cfg.batch_size)
+    index = read_dataset(Path(cfg.dataset))
+    if not d.main:
+        dist.barrier(d)  # rank 0 packs the cache; the others then open it
+    packed = open_packed(index, workers=cfg.workers, reporter=reporter if d.main else null_reporter)
+    if d.main:
+        dist.barrier(d)
     train, val = choose_rows(packed, cfg)
     cl = cfg.channels_last if cfg.channels_last is not None else True  # faster on CUDA and, measured, CPU
-    return Setup(device, cfg.amp and bf16_is_fast(device), cl, packed, train, val)
+    return Setup(device, cfg.amp and bf16_is_fast(device), cl, packed, train, val, d)
+
+
+def feeder_for(setup: Setup, cfg: TrainConfig):
+    """The shuffled batch stream of the run; under torchrun each rank reads its share of each batch."""
+    from maskaway_cli.data.feeder import BatchFeeder
+
+    return BatchFeeder(setup.packed, setup.train_rows, batch_size=cfg.batch_size, seed=cfg.seed,
+                       device=setup.device, channels_last=setup.channels_last,
+                       shard=(setup.dist.rank, setup.dist.world))
+
+
+def rank_seed(setup: Setup, seed: int) -> None:
+    """After the (identical) initialisation, ranks > 0 draw their own augmentation noise."""
+    if setup.dist.rank:
+        torch.manual_seed(seed + 7919 * setup.dist.rank)
 
 
 def autocast(setup: Setup):
@@ -111,7 +135,11 @@ def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
     return (cfg.epochs or 1) * steps_per_epoch
 
 
-def write_config(run: RunPaths, cfg: TrainConfig, extra: dict[str, Any]) -> None:
+def write_config(run: RunPaths, cfg: TrainConfig, extra: dict[str, Any], setup: Setup | None = None) -> None:
+    if setup is not None:
+        if not setup.dist.main:
+            return
+        extra = {**extra, "world_size": setup.dist.world, "rank_batch_size": cfg.batch_size // setup.dist.world}
     run.root.mkdir(parents=True, exist_ok=True)
     tmp = run.config.with_name("config.json.tmp")
     tmp.write_text(json.dumps({**cfg.to_dict(), **extra}, indent=2), encoding="utf-8")
@@ -130,8 +158,8 @@ class BadStepGuard:
     """Counts consecutive non-finite steps; past ``limit`` it writes a crash checkpoint beside the last
     good one and raises, instead of letting NaNs spread into every weight and checkpoint."""
 
-    def __init__(self, limit: int, run: RunPaths) -> None:
-        self.limit, self.run, self.bad = limit, run, 0
+    def __init__(self, limit: int, run: RunPaths, *, write: bool = True) -> None:
+        self.limit, self.run, self.bad, self.write = limit, run, 0, write
 
     def ok(self, loss: torch.Tensor, norm: torch.Tensor) -> bool:
         finite = bool(torch.isfinite(loss.detach().float()) & torch.isfinite(norm.float()))  # one sync
@@ -140,9 +168,11 @@ class BadStepGuard:
 
     def check(self, step: int, state_fn) -> None:
         if self.bad >= self.limit:
-            path = atomic_save(state_fn(), self.run.checkpoints / f"crash-{step:07d}.pt")
+            name = f"crash-{step:07d}.pt"
+            if self.write:
+                atomic_save(state_fn(), self.run.checkpoints / name)
             raise TrainingError(f"{self.bad} non-finite steps in a row at step {step}: stopped; crash "
-                                f"checkpoint {path.name} written beside the last good one (try a lower --lr)")
+                                f"checkpoint {name} written beside the last good one (try a lower --lr)")
 
 
 def save_grid(path: Path, rows: list[torch.Tensor]) -> None:
@@ -155,6 +185,42 @@ def save_grid(path: Path, rows: list[torch.Tensor]) -> None:
         strips.append(torch.cat(list(r), dim=2))  # (3,H,B*W)
     grid = torch.cat(strips, dim=1)  # (3,rows*H,B*W)
     save_png(path, (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+
+
+class RunWriter:
+    """The run folder's writes, done by rank 0 alone; the random state of every rank is gathered into
+    each checkpoint (a collective: every rank calls :meth:`checkpoint` at the same steps)."""
+
+    def __init__(self, run: RunPaths, setup: Setup, keep: int) -> None:
+        self.run, self.dist, self.keep = run, setup.dist, keep
+
+    @property
+    def main(self) -> bool:
+        return self.dist.main
+
+    def stats(self, record: dict[str, Any]) -> None:
+        if self.main:
+            append_stats(self.run.stats, record)
+
+    def grid(self, name: str, rows: list[torch.Tensor]) -> None:
+        if self.main:
+            save_grid(self.run.samples / name, rows)
+
+    def checkpoint(self, state_fn, step: int) -> None:
+        from maskaway_cli.train.state import rng_state, save_checkpoint
+
+        rngs = dist.gather(rng_state(), self.dist)
+        if self.main:
+            state = state_fn()
+            if self.dist.enabled:
+                state["rng_ranks"] = rngs
+            save_checkpoint(self.run.checkpoints, state, step, keep=self.keep)
+
+
+def resume_rng(ck: dict[str, Any], setup: Setup) -> dict[str, Any]:
+    """This rank's saved random state (rank 0's when the process count changed: then not exact)."""
+    ranks = ck.get("rng_ranks") or []
+    return ranks[setup.dist.rank] if len(ranks) == setup.dist.world else ck["rng"]
 
 
 def maybe_compile(model: torch.nn.Module, enabled: bool):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import signal
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from maskaway_cli.data.feeder import Batch, BatchFeeder, fixed_batch
+from maskaway_cli.data.feeder import Batch, fixed_batch
 from maskaway_cli.errors import TrainingError
 from maskaway_cli.metrics.seg import SegCounts, seg_counts, seg_scores
 from maskaway_cli.models.unet import Segmenter, UNetConfig
@@ -17,11 +18,12 @@ from maskaway_cli.progress import Reporter, null_reporter
 from maskaway_cli.train.augment import seg_augment
 from maskaway_cli.train.config import SegConfig
 from maskaway_cli.train.losses import bce_dice
-from maskaway_cli.train.run import (BadStepGuard, RunPaths, Setup, TrainResult, autocast, grad_norm,
-                                    maybe_compile, prepare, save_grid, total_steps, write_config)
-from maskaway_cli.train.state import (CKPT_FORMAT, GracefulStop, append_stats, atomic_save, check_arch,
-                                      load_checkpoint, periodic_checkpoints, rng_state, save_checkpoint,
-                                      set_rng_state)
+from maskaway_cli.train import dist
+from maskaway_cli.train.run import (BadStepGuard, RunPaths, RunWriter, Setup, TrainResult, autocast,
+                                    feeder_for, grad_norm, maybe_compile, prepare, rank_seed, resume_rng,
+                                    total_steps, write_config)
+from maskaway_cli.train.state import (CKPT_FORMAT, GracefulStop, atomic_save, check_arch, load_checkpoint,
+                                      periodic_checkpoints, rng_state, set_rng_state)
 from maskaway_cli.weights_io import WeightsMeta, save_weights
 
 
@@ -71,12 +73,15 @@ def train_seg(cfg: SegConfig, *, reporter: Reporter = null_reporter, stop: Grace
     torch.manual_seed(cfg.seed)
     fmt = torch.channels_last if setup.channels_last else torch.contiguous_format
     model = Segmenter(arch).to(setup.device, memory_format=fmt)
-    fwd = maybe_compile(model, cfg.compile)
+    rank_seed(setup, cfg.seed)
+    plain = maybe_compile(model, cfg.compile)  # validation and samples: no gradient sync needed
+    fwd = dist.wrap(plain, setup.dist, setup.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, "min", factor=cfg.plateau_factor,
                                                        patience=cfg.plateau_patience)
-    feeder = BatchFeeder(setup.packed, setup.train_rows, batch_size=cfg.batch_size, seed=cfg.seed,
-                         device=setup.device, channels_last=setup.channels_last)
+    reporter = reporter if setup.dist.main else null_reporter
+    out = RunWriter(run, setup, cfg.keep)
+    feeder = feeder_for(setup, cfg)
     loop = {"step": 0, "best": math.inf, "bad_epochs": 0, "early_stopped": False}
 
     # ---- resume ------------------------------------------------------------------------------------
@@ -86,13 +91,13 @@ def train_seg(cfg: SegConfig, *, reporter: Reporter = null_reporter, stop: Grace
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
-        set_rng_state(ck["rng"])
+        set_rng_state(resume_rng(ck, setup))
         loop = dict(ck["loop"])
     if export_only and not ckpts:
         raise TrainingError(f"{run.root}: no checkpoint to export (train first)")
     write_config(run, cfg, {"kind": "seg", "arch": arch.to_dict(), "image_size": size,
                             "resolved_device": str(setup.device), "amp_in_effect": setup.amp,
-                            "train_samples": len(setup.train_rows), "val_samples": len(setup.val_rows)})
+                            "train_samples": len(setup.train_rows), "val_samples": len(setup.val_rows)}, setup)
 
     def state() -> dict:
         return {"format": CKPT_FORMAT, "kind": "seg", "arch": arch.to_dict(), "model": model.state_dict(),
@@ -105,12 +110,12 @@ def train_seg(cfg: SegConfig, *, reporter: Reporter = null_reporter, stop: Grace
                                                         info={"step": loop["step"], "best_val_loss": loop["best"]}))
 
     if export_only:
-        return TrainResult("exported", loop["step"], run.root, export())
+        return TrainResult("exported", loop["step"], run.root, export() if out.main else None)
 
     total = total_steps(cfg, feeder.per_epoch)
     grid_rows = setup.val_rows[: cfg.samples] if len(setup.val_rows) else setup.train_rows[: cfg.samples]
     grid_batch = fixed_batch(setup.packed, grid_rows, setup.device)
-    guard = BadStepGuard(cfg.max_bad_steps, run)
+    guard = BadStepGuard(cfg.max_bad_steps, run, write=out.main)
     stream = feeder.stream(loop["step"], prefetch=cfg.workers if setup.device.type == "cuda" else 0)
     metrics: dict[str, float] = {}
     reporter("begin", task="train", total=total, unit="step", description="Training segmenter")
@@ -126,40 +131,46 @@ def train_seg(cfg: SegConfig, *, reporter: Reporter = null_reporter, stop: Grace
         ips = (step - tick_step) * cfg.batch_size / max(now - tick, 1e-9)
         reporter("advance", task="train", n=1, **{"img/s": ips, "loss": float(loss)})
         if step % cfg.log_every == 0:
-            append_stats(run.stats, {"step": step, "loss": float(loss), "lr": opt.param_groups[0]["lr"],
-                                     "img_per_s": ips})
+            out.stats({"step": step, "loss": float(loss), "lr": opt.param_groups[0]["lr"], "img_per_s": ips})
         if now - tick > 5:
             tick, tick_step = now, step
 
         # ---- end of epoch: validate, adapt the LR, early stopping, samples, checkpoint -------------
         if step % feeder.per_epoch == 0 or step == total:
-            metrics = validate(fwd, setup, cfg)
+            # every rank validates (the same weights and BatchNorm statistics: DDP broadcasts them),
+            # so the plateau schedule and early stopping agree without a message
+            metrics = validate(plain, setup, cfg)
             if metrics:
                 sched.step(metrics["val_loss"])
                 if metrics["val_loss"] < loop["best"]:
                     loop["best"], loop["bad_epochs"] = metrics["val_loss"], 0
-                    atomic_save({"arch": arch.to_dict(), "model": model.state_dict(), "step": step,
-                                 "metrics": metrics}, run.checkpoints / "best.pt")
+                    if out.main:
+                        atomic_save({"arch": arch.to_dict(), "model": model.state_dict(), "step": step,
+                                     "metrics": metrics}, run.checkpoints / "best.pt")
                 else:
                     loop["bad_epochs"] += 1
                 loop["early_stopped"] = loop["bad_epochs"] >= cfg.patience
-            append_stats(run.stats, {"step": step, "epoch": feeder.epoch_of(step - 1), "loss": float(loss),
-                                     "lr": opt.param_groups[0]["lr"], **metrics})
-            with torch.no_grad():
-                model.eval()
-                pred = (fwd(grid_batch.masked).float() > 0).float()
-                model.train()
-            save_grid(run.samples / f"{step:07d}.png", [grid_batch.masked, pred, grid_batch.mask])
-            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+            out.stats({"step": step, "epoch": feeder.epoch_of(step - 1), "loss": float(loss),
+                       "lr": opt.param_groups[0]["lr"], **metrics})
+            if out.main:
+                with torch.no_grad():
+                    model.eval()
+                    pred = (plain(grid_batch.masked).float() > 0).float()
+                    model.train()
+                out.grid(f"{step:07d}.png", [grid_batch.masked, pred, grid_batch.mask])
+            out.checkpoint(state, step)
         elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+            out.checkpoint(state, step)
 
-        # ---- a signal: finish this step, checkpoint, hand back ------------------------------------
-        if stop is not None and stop.signum is not None:
-            save_checkpoint(run.checkpoints, state(), step, keep=cfg.keep)
+        # ---- a signal (on any rank): finish this step, checkpoint, hand back -----------------------
+        if dist.any_rank(stop is not None and stop.signum is not None, setup.dist, setup.device):
+            out.checkpoint(state, step)
             reporter("end", task="train")
-            return TrainResult("interrupted", step, run.root, signum=stop.signum)
+            dist.stop(setup.dist)
+            return TrainResult("interrupted", step, run.root, signum=(stop and stop.signum) or signal.SIGTERM)
     reporter("end", task="train")
-    save_checkpoint(run.checkpoints, state(), loop["step"], keep=cfg.keep)
+    out.checkpoint(state, loop["step"])
     status = "early_stopped" if loop["early_stopped"] else "finished"
-    return TrainResult(status, loop["step"], run.root, export(), metrics=metrics)
+    weights = export() if out.main else None
+    dist.stop(setup.dist)
+    return TrainResult(status, loop["step"], run.root, weights, metrics=metrics)
