@@ -101,6 +101,38 @@ def test_painted_region_gets_the_photos_own_grain():
     assert _fine_std(same.rgb, inner_same, 1.0) < 0.5
 
 
+def test_coarser_skin_texture_is_matched_band_by_band_on_big_faces():
+    import cv2
+
+    from maskaway_cli.faces.paste import _band_split, _robust_std
+
+    rng = np.random.default_rng(2)
+    # texture like pores: white noise blurred over 2 px, strong, on a flat grey
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (600, 600)).astype(np.float32), (0, 0), sigmaX=2.0)
+    photo = np.clip(128 + 6 / texture.std() * texture, 0, 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+    matrix = np.array([[1 / 6, 0, -20.0], [0, 1 / 6, -20.0]])  # 6 photo px per crop px: 3 octaves
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:50, 20:44] = 255
+    crop = np.full((64, 64, 3), 128, np.uint8)
+    out = paste_back(photo, crop, mask, matrix)
+    inner = cv2.erode(out.region.astype(np.uint8), np.ones((61, 61), np.uint8)) > 0
+    outer = ~cv2.dilate(out.region.astype(np.uint8), np.ones((61, 61), np.uint8)).astype(bool)
+    luma_in = cv2.cvtColor(out.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    luma_photo = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    for k, (got, want) in enumerate(zip(_band_split(luma_in, 3), _band_split(luma_photo, 3))):
+        ratio = _robust_std(got[inner]) / _robust_std(want[outer])
+        # octave 0 only gets what the coarser grain spills into it (the octaves overlap)
+        assert (0.7 < ratio < 1.5) if k == 0 else (0.7 < ratio < 1.3), (k, ratio)
+    assert abs(float(out.rgb[inner].mean()) - 128) < 1.5
+    # the painted face's own detail counts: where it already has the ring's texture, nothing is added
+    from maskaway_cli.faces.paste import _grain
+
+    weight = np.zeros(photo.shape[:2], np.float32)
+    weight[200:400, 200:400] = 1.0
+    assert not _grain(photo, photo.astype(np.float32), weight, 6.0, 3, seed=0).any()
+    assert _grain(photo, np.full(photo.shape, 128, np.float32), weight, 6.0, 3, seed=0).std() > 3
+
+
 def test_a_mask_running_off_the_crop_fades_out_at_the_crop_border():
     photo = np.full((500, 400, 3), 120, np.uint8)
     matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])  # crop row 63 lands at photo y ~ 333

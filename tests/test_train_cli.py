@@ -64,14 +64,20 @@ def test_train_gan_writes_every_artifact_and_exports_the_ema(dataset, tmp_path) 
     assert "val_psnr_mask" in stats[-1] and "gp" in stats[-1]
     model, meta = load_model(run / "weights.safetensors", kind="generator")
     ck = torch.load(run / "checkpoints" / "ckpt-0000004.pt", weights_only=True)
-    ema = ck["ema"]
-    assert all(torch.equal(v, ema[k]) for k, v in model.state_dict().items())
-    assert not all(torch.equal(v, ck["gen"][k]) for k, v in ema.items())  # the EMA, not the live weights
-    # --export rewrites the weights from the checkpoint alone
+    ema, exported = ck["ema"], model.state_dict()
+    params = {k for k, _ in model.named_parameters()}
+    assert all(torch.equal(exported[k], ema[k]) for k in params)
+    assert not all(torch.equal(ema[k], ck["gen"][k]) for k in params)  # the EMA, not the live weights
+    # BatchNorm statistics are measured again on the EMA weights, not copied from the live ones
+    means = [k for k in exported if k.endswith("running_mean")]
+    assert means and not all(torch.equal(exported[k], ema[k]) for k in means)
+    assert read_meta(run / "weights.safetensors").info["bn_recalibrated_batches"] > 0
+    # --export rewrites the same weights from the checkpoint alone
     (run / "weights.safetensors").unlink()
     res = _run([*GAN, str(dataset), "-o", str(run), "--export"])
     assert res.exit_code == 0, res.output
-    assert read_meta(run / "weights.safetensors").kind == "generator"
+    again, _ = load_model(run / "weights.safetensors", kind="generator")
+    assert all(torch.equal(v, exported[k]) for k, v in again.state_dict().items())
 
 
 def test_dry_run_prints_the_config_and_writes_nothing(dataset, tmp_path) -> None:

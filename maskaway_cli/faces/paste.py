@@ -6,9 +6,11 @@ with the photo, and the edge is as smooth on a 4000 px photo as on a 400 px one.
 (bicubic) and the blend weight (bilinear) are then warped back with the inverse alignment and blended.
 Every pixel where the weight is 0 keeps its input value bit for bit.
 
-A 64 px face upsampled onto a big photo has no detail finer than a crop pixel, and reads as a smooth
-patch in a grainy photo. So the photo's own fine grain (sensor noise, skin texture, JPEG noise) is
-measured just outside the region and matching grain is added inside it, as compositors do.
+A 128 px face upsampled onto a big photo has no detail finer than a crop pixel, and reads as a smooth
+patch in a grainy photo. So the photo's own detail is measured, band by band (octaves of 1, 2, 4 photo
+px: sensor and JPEG noise, then pores and skin texture), in a ring of real skin just outside the
+region; each band finer than a crop pixel gets band-limited grain inside the region, as strong as
+the ring's minus what the painted face already has there, as compositors do.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ RING = 0.04  # width of the skin bands either side of the mask edge compared for
 MAX_SHIFT = 24.0  # largest colour correction, in 8-bit levels
 WORK = 4  # mask work is done at this many times the crop's resolution
 GRAIN_MIN_SCALE = 1.5  # photo px per crop px below which the crop carries the photo's detail itself
-GRAIN_MAX = 4.0  # largest grain std added, in 8-bit levels (a ring of hair or beard is not skin grain)
-GRAIN_TILE = 256  # side of the cached noise tile
-GRAIN_SIGMA = 1.0  # grain = luma minus its Gaussian blur of this many photo px: pixel-level detail only
+GRAIN_MAX = 6.0  # largest grain std added per band, in 8-bit levels (a ring of hair is not skin grain)
+GRAIN_TILE = 256  # side of the cached noise tiles
+GRAIN_SIGMA = 1.0  # finest band = luma minus its Gaussian blur of this many photo px
+GRAIN_BANDS = 3  # octaves: (0,1], (1,2], (2,4] photo px; one is used only where it is finer than a crop px
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     # only the part of the photo under the weighted region: the warps cost what the mask covers
     box = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.max() + 1]], float) / WORK + [[-1], [1]]  # crop px
     scale = _photo_px_per_crop_px(matrix)
-    margin = int(np.ceil(2 * scale)) + 2 if scale >= GRAIN_MIN_SCALE else 0  # room for the grain ring
+    bands = _grain_bands(scale)
+    margin = int(np.ceil(_ring_width(scale, bands))) + 2 if bands else 0  # room for the grain ring
     x0, y0, x1, y1 = _footprint(matrix, box, photo.shape[:2], margin=margin)
     if x1 <= x0 or y1 <= y0:
         return Pasted(out, region_full)
@@ -78,8 +82,8 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     w = weight[..., None]  # (h,w,1)
     old = patch.astype(np.float32)  # (h,w,3)
     blended = old + w * (new.astype(np.float32) - old)  # (h,w,3)
-    if margin:
-        blended += w * _grain(patch, region, scale, seed=int(x0 * 7919 + y0))[..., None]
+    if bands:
+        blended += w * _grain(patch, blended, weight, scale, bands, seed=int(x0 * 7919 + y0))[..., None]
     np.clip(blended + 0.5, 0, 255, out=blended)
     patch[...] = blended.astype(np.uint8)
     region_full[y0:y1, x0:x1] = region
@@ -130,42 +134,95 @@ def _photo_px_per_crop_px(matrix: np.ndarray) -> float:
     return float(1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
 
 
-def _grain(patch: np.ndarray, region: np.ndarray, scale: float, *, seed: int) -> np.ndarray:
-    """Luma grain (h,w) float32 for ``patch`` (h,w,3 uint8, the photo before blending), whose pixel-level detail has the strength of the photo's own in a ring just outside the
-    region. Only the finest band is matched: measuring a coarser band and filling it with pixel noise
-    gave sand, not skin.
+def _grain_bands(scale: float) -> int:
+    """How many detail octaves the photo has at ``scale`` photo px per crop px that the crop lacks."""
+    if scale < GRAIN_MIN_SCALE:
+        return 0
+    return sum(1 for k in range(GRAIN_BANDS) if GRAIN_SIGMA * 2**k < scale)
 
-    The strength comes from the lower quartile of the detail's magnitude (for Gaussian grain,
-    q25(|x|) = 0.3186 std), so the skin sets it: hair, stubble or a background edge in the ring only make
-    up the upper part."""
+
+def _ring_width(scale: float, bands: int) -> float:
+    """Photo px of real skin measured around the region: two crop px, plus the coarsest band's reach."""
+    return 2 * scale + 2 * GRAIN_SIGMA * 2 ** (bands - 1)
+
+
+def _band_split(luma: np.ndarray, bands: int) -> list[np.ndarray]:
+    """Detail octaves of ``luma``: [luma - G(1), G(1) - G(2), G(2) - G(4), ...] (G: Gaussian blur, px)."""
     import cv2
 
+    out, prev = [], luma
+    for k in range(bands):
+        blur = cv2.GaussianBlur(luma, (0, 0), sigmaX=GRAIN_SIGMA * 2**k)
+        out.append(prev - blur)
+        prev = blur
+    return out
+
+
+def _robust_std(values: np.ndarray) -> float:
+    """The std of the skin in a sample: from the lower quartile of |x| (for Gaussian detail, q25(|x|) =
+    0.3186 std), so hair, stubble or a background edge in the ring only make up the upper part."""
+    return float(np.percentile(np.abs(values), 25)) / 0.3186
+
+
+def _grain(patch: np.ndarray, blended: np.ndarray, weight: np.ndarray, scale: float, bands: int, *,
+           seed: int) -> np.ndarray:
+    """Luma grain (h,w) float32 for the region (``weight`` > 0) of ``patch`` (h,w,3 uint8, the photo
+    before blending): per octave, the photo's own strength in a ring just outside the region, less the
+    strength ``blended`` (h,w,3 float32, the painted face) already has well inside it."""
+    import cv2
+
+    region = weight > 0
     luma = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY).astype(np.float32)  # (h,w)
-    fine = luma - cv2.GaussianBlur(luma, (0, 0), sigmaX=GRAIN_SIGMA)  # (h,w) pixel-level detail
+    painted = cv2.cvtColor(np.clip(blended, 0, 255), cv2.COLOR_RGB2GRAY)  # (h,w) float32
     outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)  # (h,w) px to the region
-    ring = (outside > 0) & (outside <= 2 * scale)
-    if ring.sum() < 50:
+    ring = (outside > 0) & (outside <= _ring_width(scale, bands))
+    core = weight >= 0.99
+    if ring.sum() < 50 or core.sum() < 50:
         return np.zeros(region.shape, np.float32)
-    std = min(float(np.percentile(np.abs(fine[ring]), 25)) / 0.3186, GRAIN_MAX)
-    tile = _noise_tile()
     rng = np.random.default_rng(seed)  # a fixed offset per face: the same photo gives the same output
     oy, ox = rng.integers(0, GRAIN_TILE, size=2)
     h, w = region.shape
     reps = (-(-(h + oy) // GRAIN_TILE), -(-(w + ox) // GRAIN_TILE))
-    return std * np.tile(tile, reps)[oy : oy + h, ox : ox + w]  # (h,w)
+    need = [_robust_std(real[ring]) ** 2 - _robust_std(have[core]) ** 2
+            for real, have in zip(_band_split(luma, bands), _band_split(painted, bands))]
+    # The octaves overlap: a coarse tile also shows up in the finer bands (much) and a fine one in the
+    # coarser (little). Coarse to fine, each tile gets what its band still lacks after the coarser ones.
+    leak = _leakage()  # leak[t][j]: strength squared that a unit tile of octave t shows in band j
+    amps = [0.0] * bands
+    for k in reversed(range(bands)):
+        lacking = need[k] - sum(amps[t] ** 2 * leak[t][k] for t in range(k + 1, bands))
+        if lacking > 0:
+            amps[k] = min(float(np.sqrt(lacking)), GRAIN_MAX)
+    grain = np.zeros((h, w), np.float32)
+    for k, amp in enumerate(amps):
+        if amp > 0:
+            grain += amp * np.tile(_noise_tile(k), reps)[oy:oy + h, ox:ox + w]  # (h,w) octave k
+    return grain
 
 
 @functools.lru_cache(maxsize=1)
-def _noise_tile() -> np.ndarray:
-    """(T,T) float32 noise correlated over about a pixel like sensor noise, scaled so that its own
-    pixel-level detail (as ``_grain`` measures it) has unit std."""
+def _leakage() -> list[list[float]]:
+    """How strong (squared) each unit noise tile measures in every band: the tiles' cross-talk."""
+    pad = int(8 * GRAIN_SIGMA * 2 ** (GRAIN_BANDS - 1))
+    out = []
+    for t in range(GRAIN_BANDS):
+        cut = _band_split(np.pad(_noise_tile(t), pad, mode="wrap"), GRAIN_BANDS)
+        out.append([_robust_std(b[pad:-pad, pad:-pad]) ** 2 for b in cut])
+    return out
+
+
+@functools.lru_cache(maxsize=GRAIN_BANDS)
+def _noise_tile(band: int) -> np.ndarray:
+    """(T,T) float32 noise holding octave ``band`` (as :func:`_band_split` cuts it), scaled so that the
+    same cut and measure give strength 1; blurred as a torus, so tiles repeat without a seam."""
     import cv2
 
-    noise = np.random.default_rng(0).standard_normal((GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
-    wrapped = np.pad(noise, 4, mode="wrap")  # blurred as a torus, so the tile repeats without a seam
-    noise = cv2.GaussianBlur(wrapped, (0, 0), sigmaX=0.6)
-    band = noise - cv2.GaussianBlur(noise, (0, 0), sigmaX=GRAIN_SIGMA)
-    return noise[4:-4, 4:-4] / band[4:-4, 4:-4].std()
+    white = np.random.default_rng(band).standard_normal((GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
+    pad = int(8 * GRAIN_SIGMA * 2**band)
+    octave = _band_split(np.pad(white, pad, mode="wrap"), band + 1)[band]  # (T+2p,T+2p)
+    # unit strength as measured: the octave filter applied once more, as _grain measures the result
+    measured = _band_split(octave, band + 1)[band][pad:-pad, pad:-pad]
+    return octave[pad:-pad, pad:-pad] / _robust_std(measured)
 
 
 def _footprint(matrix: np.ndarray, box: np.ndarray, shape, *, margin: int = 0) -> tuple[int, int, int, int]:

@@ -18,6 +18,7 @@ Algorithm (Gulrajani et al. 2017, with DiffAugment and a reconstruction term), p
 
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import time
@@ -135,6 +136,30 @@ def generator_step(p: Parts, b: Batch, sigma: float, guard: BadStepGuard, *,
 
 
 VAL_FACES = 128  # validation faces scored at every epoch end (the grid's 8 are too few to compare runs)
+BN_BATCHES = 32  # training batches that re-measure the EMA generator's BatchNorm statistics
+
+
+@torch.no_grad()
+def ema_for_eval(p: Parts, setup: Setup) -> Generator:
+    """A copy of the EMA generator with BatchNorm statistics of its own: the running statistics belong
+    to the live weights, and on the averaged ones they are off (measured at 128 px, step 2,095: 14.8 dB
+    in the mask with the live statistics, 20.3 with the batch's own). The copy leaves the training
+    state, and so an exact resume, untouched; the batches are fixed, so the result is reproducible."""
+    model = copy.deepcopy(p.ema.model)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the batches below
+    model.train()
+    n = p.cfg.batch_size // setup.dist.world
+    rows = setup.train_rows[: BN_BATCHES * n]  # fixed rows, not the feeder (its prefetch thread owns it)
+    for i in range(0, len(rows) - n + 1, n):
+        b = fixed_batch(setup.packed, rows[i:i + n], setup.device)
+        with autocast(setup):
+            model(to_signed(b.masked), b.mask)
+    return model.eval()
 
 
 @torch.no_grad()
@@ -220,8 +245,9 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
                 "opt_d": p.opt_d.state_dict(), "rng": rng_state(), "loop": dict(loop)}
 
     def export() -> Path:
-        meta = WeightsMeta(kind="generator", arch=arch["generator"], image_size=size, info={"step": loop["step"]})
-        return save_weights(run.weights, p.ema.model.state_dict(), meta)
+        meta = WeightsMeta(kind="generator", arch=arch["generator"], image_size=size,
+                           info={"step": loop["step"], "bn_recalibrated_batches": BN_BATCHES})
+        return save_weights(run.weights, ema_for_eval(p, setup).state_dict(), meta)
 
     if export_only:
         return TrainResult("exported", loop["step"], run.root, export() if out.main else None)
@@ -269,10 +295,11 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
 
         # ---- end of epoch: EMA samples of the fixed batch, in-mask metrics, checkpoint --------------
         if step % steps_per_epoch == 0 or step == total:
-            metrics = val_metrics(p.ema.model, val, setup) if out.main else {}
             if out.main:
+                ema = ema_for_eval(p, setup)
+                metrics = val_metrics(ema, val, setup)
                 with torch.no_grad(), autocast(setup):
-                    filled = to_unit(p.ema.model(to_signed(grid.masked), grid.mask).float())  # (B,3,S,S)
+                    filled = to_unit(ema(to_signed(grid.masked), grid.mask).float())  # (B,3,S,S) in [0,1]
                 out.grid(f"{step:07d}.png", [grid.masked, filled, grid.original])
             out.stats({"step": step, "epoch": (step - 1) // steps_per_epoch, "lr": lr, **losses, **metrics})
             out.checkpoint(state, step)
