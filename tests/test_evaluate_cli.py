@@ -197,7 +197,10 @@ def test_full_photos_with_synthetic_masks(dataset, weights, tmp_path):
     assert set(p["inpainting"]["overall"]) == {"pipeline", "baseline_masked_input", "baseline_telea"}
     base = p["inpainting"]["overall"]["baseline_masked_input"]
     assert base["mask_l1"] > 5 * base["full_l1"] > 0  # the mask is a small part of a whole photo
-    assert "Full photos" in (tmp_path / "ev" / "report.md").read_text()
+    for row in p["inpainting"]["overall"].values():  # photo-space detail and identity, every method
+        assert row["mask_sharpness"] > 0 and 0 <= row["identity"] <= 1
+    report = (tmp_path / "ev" / "report.md").read_text()
+    assert "Full photos" in report and "PSNR gain over the masked input" in report
 
 
 def test_run_pipeline_is_exactly_what_unmask_does(dataset, tmp_path):

@@ -2,7 +2,9 @@
 detection, alignment, segmentation, inpainting and paste-back, and are compared with the originals.
 
 Baselines on the same masked photos: the masked photo itself, and Telea inpainting of the true mask.
-In-mask numbers use the true (synthetic) mask warped into the photo.
+In-mask numbers use the true (synthetic) mask warped into the photo. The sharpness ratio compares the
+painted region with the true face at half size; ``identity`` is the share of faces that dlib's face
+recogniser still matches to the right person among the original photos (``evaluation.identity``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class PhotoResults:
     masks_removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    # per masked face: (mask type, person, {"original" | method: descriptor}) for the identity score
+    faces: list[tuple[str, str, dict[str, np.ndarray]]] = field(default_factory=list)
 
 
 def list_photos(folder: Path) -> list[Path]:
@@ -64,18 +68,34 @@ def measure_photos(files: list[Path], unmasker, *, seed: int = 0, reporter: Repo
             reporter("note", text=f"skipped photo {path.name}: {res.skipped[-1][1]}")
         reporter("advance", task="photos", n=1)
     reporter("end", task="photos")
+    _identity(res)
     res.seconds = time.perf_counter() - start
     return res
 
 
+def _identity(res: PhotoResults) -> None:
+    """Each method's faces identified among the originals of every measured photo."""
+    from maskaway_cli.evaluation.identity import matches
+
+    if not res.faces:
+        return
+    gallery = [(person, d["original"]) for _, person, d in res.faces]
+    groups = [group for group, _, _ in res.faces]
+    for method in PHOTO_METHODS:
+        hits = matches([(person, d[method]) for _, person, d in res.faces], gallery)
+        res.images.add(groups, method, "identity", [float(h) for h in hits])
+
+
 def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: PhotoResults) -> None:
+    from maskaway_cli.evaluation.identity import descriptor, person_of
     from maskaway_cli.faces.landmarks import predict_landmarks
     from maskaway_cli.imageio import load_rgb
     from maskaway_cli.unmask.pipeline import unmask_photo
     from maskaway_cli.synth.photo import mask_photo
 
     original = load_rgb(path)  # (H,W,3) uint8 RGB
-    faces = [predict_landmarks(original, d.box) for d in detect(original)]
+    found = detect(original)
+    faces = [predict_landmarks(original, d.box) for d in found]
     if not faces:
         raise MaskAwayError("no face found to put a mask on")
     masked = mask_photo(original, faces, synth, rng)
@@ -89,6 +109,10 @@ def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: Pho
                                             sharpness_scale=SHARPNESS_SCALE).items():
             res.images.add([group], method, metric, values)
     res.photos[group] += 1
+    person = person_of(path.stem)
+    for d in found:
+        res.faces.append((group, person, {k: descriptor(img, d.box) for k, img in
+                                          {"original": original, **runs}.items()}))
     res.faces_masked += len(faces)
     res.faces_found += len(outputs)
     res.masks_removed += sum(o.has_mask for o in outputs)

