@@ -133,3 +133,31 @@ def test_photo_sharpness_is_measured_at_half_size() -> None:
     half = image_metrics(noisy, truth, mask, sharpness_scale=0.5)["mask_sharpness"][0]
     assert full != pytest.approx(half, rel=0.01)
     assert image_metrics(truth, truth, mask, sharpness_scale=0.5)["mask_sharpness"][0] == pytest.approx(1.0)
+
+
+def test_a_256_px_generator_trains_and_unmasks_beside_a_128_px_segmenter(tmp_path, monkeypatch) -> None:
+    """256 px is for users with a GPU and data: the same command trains it and unmask runs it."""
+    import numpy as np
+
+    from maskaway_cli.data.toy import make_toy_dataset
+    from maskaway_cli.train.config import GanConfig
+    from maskaway_cli.train.gan import train_gan
+    from maskaway_cli.unmask.pipeline import Unmasker
+    from tests.unmask_helpers import make_weights
+
+    monkeypatch.setenv("MASKAWAY_HOME", str(tmp_path / "home"))
+    ds = make_toy_dataset(tmp_path / "ds", n=12, size=256)
+    res = train_gan(GanConfig(dataset=str(ds), run_dir=str(tmp_path / "run"), steps=2, batch_size=2,
+                              base_channels=2, max_channels=8, critic_steps=1, critic_width=0.0625,
+                              bottleneck=8, context=("dil2", "attn"), fm_weight=1.0, hf_weight=1.0, workers=1))
+    assert res.status == "finished"
+    seg = make_weights(tmp_path / "seg", size=128)["segmenter"]
+    unmasker = Unmasker({"segmenter": seg, "generator": res.weights}, device="cpu")
+    assert (unmasker.size, unmasker.seg_size, unmasker.gen_size) == (256, 128, 256)
+    crop = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    given = np.zeros((256, 256), np.uint8)
+    given[140:240, 60:200] = 255
+    [out] = unmasker([crop], [given])
+    assert out.result.shape == (256, 256, 3)
+    np.testing.assert_array_equal(out.result[given == 0], crop[given == 0])
+    assert not np.array_equal(out.result[given > 0], crop[given > 0])
