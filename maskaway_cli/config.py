@@ -63,9 +63,11 @@ class GenerateConfig:
     bare: float = 0.0  # share of samples left without a mask (empty binary): the segmenter must say "none"
     degrade: float = 0.0  # share of samples given photo degradations (synth/degrade.py), pair alike
     worn_low: float = 0.0  # share of masks worn under the nose or on the chin
+    gaiter: float = 0.0  # share of masks whose fabric runs down the neck (gaiters, bandanas)
+    valve: float = 0.0  # share of masks with an exhalation valve
 
     def __post_init__(self) -> None:
-        for name in ("bare", "degrade", "worn_low"):
+        for name in ("bare", "degrade", "worn_low", "gaiter", "valve"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
         if self.size < 32 or self.size > 1024:

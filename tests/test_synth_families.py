@@ -38,6 +38,35 @@ def test_masks_worn_low_sit_lower_and_say_so():
     assert (np.nonzero(low.binary)[0].min() > nose_tip_y - 4) or low.info["worn_low"] < 0.5  # nose left out
 
 
+def test_gaiters_run_down_the_neck_past_the_chin():
+    face, lm = _face(), mean_face_landmarks(128)
+    plain = MaskSynthesizer(SynthOptions(types=("cloth",))).apply(face, lm, np.random.default_rng(1))
+    neck = MaskSynthesizer(SynthOptions(types=("cloth",), gaiter=1.0)).apply(face, lm, np.random.default_rng(1))
+    assert "gaiter" not in plain.info and 0.4 <= neck.info["gaiter"] <= 0.9
+    chin_y = lm[8, 1]
+    rows = np.nonzero(neck.binary)[0]
+    assert rows.max() > max(np.nonzero(plain.binary)[0].max(), chin_y) + 8  # well below the chin
+    mid = int(round(lm[30, 0]))  # down the middle of the face (the ear loops reach higher at the sides)
+    top, plain_top = np.nonzero(neck.binary[:, mid])[0].min(), np.nonzero(plain.binary[:, mid])[0].min()
+    assert lm[36:48, 1].max() < top < lm[30, 1] and abs(top - plain_top) <= 4  # still on the nose
+    # drawn from every type, a gaiter is cloth (a respirator stretched down the neck is nothing real)
+    many = MaskSynthesizer(SynthOptions(types=("N95", "gas", "cloth"), gaiter=1.0))
+    assert {many.apply(face, lm, np.random.default_rng(i)).info["mask_type"] for i in range(6)} == {"cloth"}
+
+
+def test_valves_are_drawn_on_the_mask_and_covered_by_its_binary():
+    face, lm = _face(), mean_face_landmarks(128)
+    opts = dict(types=("N95",), colors=("white",), color_weight=1.0)
+    plain = MaskSynthesizer(SynthOptions(**opts)).apply(face, lm, np.random.default_rng(3))
+    with_valve = MaskSynthesizer(SynthOptions(**opts, valve=1.0)).apply(face, lm, np.random.default_rng(3))
+    v = with_valve.info["valve"]
+    assert "valve" not in plain.info and 0.08 <= v["r"] <= 0.12 and v["colour"].startswith("#")
+    changed = np.abs(with_valve.masked.astype(int) - plain.masked.astype(int)).max(axis=2) > 20
+    assert changed.sum() > 30  # a visible disc
+    assert (with_valve.binary[changed] == 255).all()  # every valve pixel is in the mask
+    assert np.array_equal(with_valve.binary, plain.binary)  # the valve sits inside the mask's outline
+
+
 def test_dark_masks_keep_their_folds():
     face, lm = _face(), mean_face_landmarks(128)
     synth = MaskSynthesizer(SynthOptions(types=("surgical",), colors=("black",), color_weight=1.0))

@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
         bare: float = typer.Option(0.0, help="Share of samples left without a mask (empty binary mask)."),
         degrade: float = typer.Option(0.0, help="Share of samples given photo degradations (JPEG, blur, noise, light, cast, scale)."),
         worn_low: float = typer.Option(0.0, help="Share of masks worn under the nose or on the chin."),
+        gaiter: float = typer.Option(0.0, help="Share of masks whose fabric runs down the neck (gaiters, bandanas)."),
+        valve: float = typer.Option(0.0, help="Share of masks with an exhalation valve."),
         preview: Path = typer.Option(None, help="Also write a contact sheet PNG of 64 triplets here."),
         json_out: bool = JSON,
     ) -> None:
@@ -64,7 +66,7 @@ def register(app: typer.Typer) -> None:
             texture_weight=texture_weight, templates=templates, per_face=per_face, seed=seed,
             workers=workers or os.cpu_count() or 1, limit=limit, split=SplitFractions.parse(split),
             overwrite=overwrite, detector=detector, confidence=confidence, min_face=min_face,
-            bare=bare, degrade=degrade, worn_low=worn_low,
+            bare=bare, degrade=degrade, worn_low=worn_low, gaiter=gaiter, valve=valve,
         )
         with RichReporter() as reporter:
             summary = run(config, reporter=reporter)

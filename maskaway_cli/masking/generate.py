@@ -102,6 +102,8 @@ def synth_options(config: GenerateConfig):
         texture_weight=config.texture_weight,
         templates_dir=config.templates,
         worn_low=config.worn_low,
+        gaiter=config.gaiter,
+        valve=config.valve,
     )
 
 

@@ -44,6 +44,8 @@ class SynthOptions:
     templates_dir: Path | None = None  # a MaskTheFace-format set, pooled with the builtin one
     turn_threshold: float = 0.2  # |head_turn| above which a turned template variant is used
     worn_low: float = 0.0  # probability that the mask is worn under the nose or down on the chin
+    gaiter: float = 0.0  # probability that the fabric runs down the neck (neck gaiters, bandanas)
+    valve: float = 0.0  # probability that the mask has an exhalation valve
 
 
 @dataclass(frozen=True)
@@ -138,15 +140,15 @@ def _resolve_types(wanted: tuple[str, ...], available: list[str]) -> list[str]:
     return out
 
 
-def _fit(src: np.ndarray, dst: np.ndarray, width: int, height: int) -> np.ndarray:
+def _fit(src: np.ndarray, dst: np.ndarray, width: int, height: int, *, perspective: bool = True) -> np.ndarray:
     """3x3 float64 template -> face transform: least-squares homography on the 6 pairs (no RANSAC).
 
     Falls back to a least-squares affine map when the homography is degenerate or would fold the
-    template behind the camera (w <= 0 at one of its corners).
+    template behind the camera (w <= 0 at one of its corners), or when ``perspective`` is off.
     """
     import cv2
 
-    H, _ = cv2.findHomography(src, dst, 0)
+    H, _ = cv2.findHomography(src, dst, 0) if perspective else (None, None)
     if H is not None and np.isfinite(H).all():
         corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], np.float64)
         if (corners @ H[2] > 1e-6).all():
@@ -246,6 +248,11 @@ class MaskSynthesizer:
             mask_type = self.types[int(rng.integers(len(self.types)))]
         else:
             mask_type = choice.mask_type
+        neck = 0.0
+        if self.options.gaiter and rng.random() < self.options.gaiter:  # no draw when off: old seeds hold
+            neck = float(rng.uniform(0.4, 0.9))
+            if choice is None and GAITER_TYPE in self.types:
+                mask_type = GAITER_TYPE  # a tube of cloth, not a respirator stretched down the neck
         template = self.templates.choose(mask_type, variant, rng)
         if choice is not None and choice.fixes_look:
             color, texture, texture_label = choice.look(rng)
@@ -255,9 +262,17 @@ class MaskSynthesizer:
         if self.options.worn_low and rng.random() < self.options.worn_low:  # no draw when off: old seeds hold
             low = float(rng.uniform(0.3, 1.0))
             dst = _worn_low(dst, low)
+        if neck:
+            dst = _down_the_neck(dst, neck)
         scaled = self._scaled_for(template, dst)
         rgba = self._paint(scaled, color, texture)
-        masked, alpha = _composite(face, rgba, _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0]))
+        valve = None
+        if self.options.valve and rng.random() < self.options.valve:
+            rgba, valve = _with_valve(rgba, rng)
+        # A gaiter is stretched down the neck: a homography would read that as a tilt and lift the top
+        # edge over the eyes, an affine map keeps it on the nose.
+        H = _fit(scaled.anchors, dst, rgba.shape[1], rgba.shape[0], perspective=not neck)
+        masked, alpha = _composite(face, rgba, H)
         binary = np.where(alpha >= COVER_ALPHA, 255, 0).astype(np.uint8)  # from the very alpha used to blend
         info = {
             "mask_type": mask_type,
@@ -269,6 +284,10 @@ class MaskSynthesizer:
         }
         if low:
             info["worn_low"] = round(low, 3)
+        if neck:
+            info["gaiter"] = round(neck, 3)
+        if valve:
+            info["valve"] = valve
         return SynthResult(masked, binary, info, alpha)
 
 
@@ -284,6 +303,46 @@ def _worn_low(anchors: np.ndarray, amount: float) -> np.ndarray:
     out[:3] += amount * drop
     out[3:] += amount * drop / 3
     return out
+
+
+def _down_the_neck(anchors: np.ndarray, amount: float) -> np.ndarray:
+    """Anchors of fabric that runs down the neck (a gaiter, a bandana): the mask stretched along the
+    face's vertical about the nose bridge (b), so the chin point (e) moves down by ``amount`` times the
+    bridge-to-chin height. One consistent stretch, so the fit is exact and the top stays on the nose."""
+    b, e = anchors[1], anchors[4]
+    down = (e - b) / max(float(np.hypot(*(e - b))), 1e-6)  # (2,) unit
+    along = (anchors - b) @ down  # (6,) distance below the bridge
+    return anchors + amount * along[:, None] * down[None, :]
+
+
+GAITER_TYPE = "cloth"
+VALVE_COLOURS = ((235, 235, 232), (150, 152, 156), (40, 40, 44), (60, 110, 180), (190, 60, 60))
+
+
+def _with_valve(rgba: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """A round exhalation valve on one side of the (scaled, premultiplied) template: a plastic disc
+    with a rim and a few slots, lit from above, inside the template's own alpha (so the binary mask,
+    made from that alpha, covers it)."""
+    h, w = rgba.shape[:2]
+    side = 1 if rng.random() < 0.5 else -1
+    cx, cy = w * (0.5 + side * rng.uniform(0.14, 0.22)), h * rng.uniform(0.5, 0.64)
+    r = w * rng.uniform(0.08, 0.12)
+    colour = np.array(VALVE_COLOURS[int(rng.integers(len(VALVE_COLOURS)))], np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = np.hypot(xx - cx, yy - cy) / max(r, 1.0)  # (h,w) 1 at the rim
+    disc = np.clip((1.0 - d) * r, 0, 1)  # (h,w) anti-aliased over a pixel
+    light = 1.15 - 0.3 * np.clip((yy - (cy - r)) / (2 * r), 0, 1)  # brighter at the top
+    rim = np.exp(-(((d - 0.85) / 0.07) ** 2))  # a darker ring just inside the edge
+    slots = (np.abs(np.sin((xx - cx) / max(r, 1.0) * 9.0)) < 0.25) & (d < 0.6)
+    shade = light * (1 - 0.35 * rim) * np.where(slots, 0.7, 1.0)
+    alpha = rgba[..., 3].astype(np.float32) / 255
+    cover = disc * (alpha > 0.5)  # (h,w): only where the mask itself is
+    valve_rgb = np.clip(colour * shade[..., None], 0, 255) * alpha[..., None]  # premultiplied
+    out = rgba.astype(np.float32)
+    out[..., :3] = out[..., :3] * (1 - cover[..., None]) + valve_rgb * cover[..., None]
+    info = {"x": round(cx / w, 3), "y": round(cy / h, 3), "r": round(r / w, 3), "colour": appearance.to_hex(
+        tuple(int(c) for c in colour))}
+    return np.round(out).astype(np.uint8), info
 
 
 def _composite(face: np.ndarray, rgba: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
