@@ -22,7 +22,7 @@ def bundled():
 def test_bundled_weights_load_with_their_metadata(bundled):
     from maskaway_cli.weights_io import load_model
 
-    sizes = {"segmenter": 128, "generator": 64}  # until the 128 px generator lands
+    sizes = {"segmenter": 128, "generator": 128}
     for kind, path in bundled.items():
         model, meta = load_model(path, kind=kind)
         assert meta.kind == kind and meta.image_size == sizes[kind] and meta.info.get("dtype") == "float16"

@@ -62,6 +62,20 @@ def test_feathered_edge_and_colour_matching():
     assert steps.max() <= 3
 
 
+def test_colour_is_matched_to_the_skin_above_the_mask_not_the_background_below():
+    from maskaway_cli.faces.paste import _match_colour
+
+    crop = np.full((64, 64, 3), 150.0, np.float32)  # skin
+    crop[44:, :] = 40.0  # a dark background (a door, a coat) under and beside the lower half
+    mask = np.zeros((64, 64), bool)
+    mask[30:56, 16:48] = True
+    crop[mask] = 150.0  # painted in the skin's own tone
+    out = _match_colour(crop, mask, 3.0)
+    assert np.allclose(out[mask], 150.0)  # no shift towards the background
+    crop[mask] = 130.0  # painted 20 levels too dark: pulled up to the skin
+    assert np.allclose(_match_colour(crop, mask, 3.0)[mask], 150.0)
+
+
 def test_a_crop_falling_outside_the_photo_changes_nothing():
     photo, _, mask = _setup()
     matrix = np.array([[0.25, 0, 900.0], [0, 0.25, 900.0]])  # the face is far off-photo

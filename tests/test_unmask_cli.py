@@ -122,6 +122,25 @@ def test_real_fixture_through_detection(tmp_path, weights):
     assert (tmp_path / "o" / "face.png.compare.jpg").is_file()
 
 
+def test_mask_dir_mirrors_subfolders_of_the_input(tmp_path, weights):
+    # photos/sub/a.png takes masks/sub/a.png, photos/a.png takes masks/a.png (as `maskaway mask` lays them out)
+    src, masks = tmp_path / "in", tmp_path / "m"
+    for folder in (src / "sub", masks / "sub"):
+        folder.mkdir(parents=True)
+    for sub, rows in ((Path(), slice(70, 115)), (Path("sub"), slice(10, 40))):
+        Image.fromarray(_smooth(128, 128, len(str(sub)))).save(src / sub / "a.png")
+        m = np.zeros((128, 128), np.uint8)
+        m[rows, 30:98] = 255
+        Image.fromarray(m).save(masks / sub / "a.png")
+    r = _run(str(src), "-o", str(tmp_path / "o"), "--recursive", "--aligned", "--mask-dir", str(masks),
+             "--workers", "1", "--save-masks", "--json", *weights)
+    assert r.exit_code == 0, r.output
+    top = np.asarray(Image.open(tmp_path / "o" / "a.png.mask.png")) > 0
+    nested = np.asarray(Image.open(tmp_path / "o" / "sub" / "a.png.mask.png")) > 0
+    assert top[70:115].any() and not top[:60].any()
+    assert nested[10:40].any() and not nested[60:].any()
+
+
 def test_name_collisions_all_survive(tmp_path, weights):
     d1, d2, out = tmp_path / "d1", tmp_path / "d2", tmp_path / "out"
     d1.mkdir(), d2.mkdir()

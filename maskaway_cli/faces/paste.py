@@ -111,7 +111,8 @@ def _weight(mask: np.ndarray, side: int) -> np.ndarray:
 
 def _match_colour(crop: np.ndarray, mask: np.ndarray, band: float) -> np.ndarray:
     """Shift the painted pixels per channel so the band just inside the mask matches the real skin just
-    outside it (a 64 px model gets the overall tone slightly wrong, and a seam shows it at once).
+    outside it, above the mask's middle (a model gets the overall tone slightly wrong, and a seam shows
+    it at once).
 
     The shift is capped at ``MAX_SHIFT`` levels: a big difference means the bands are not both skin.
     """
@@ -122,6 +123,12 @@ def _match_colour(crop: np.ndarray, mask: np.ndarray, band: float) -> np.ndarray
     m = mask.astype(np.uint8)
     inner = mask & ~(cv2.erode(m, kernel) > 0)
     outer = (cv2.dilate(m, kernel) > 0) & ~mask
+    # Only the upper half of the bands: above the mask's middle the ring is cheek and nose on an
+    # aligned face, below it often the background, the neck or the chin's shadow (a wide mask's ring
+    # on a dark door turned the painted skin grey).
+    upper = np.arange(mask.shape[0])[:, None] < np.nonzero(mask)[0].mean() if mask.any() else True
+    if (inner & upper).sum() >= 4 and (outer & upper).sum() >= 4:
+        inner, outer = inner & upper, outer & upper
     if inner.sum() < 4 or outer.sum() < 4:
         return crop
     shift = np.clip(crop[outer].mean(axis=0) - crop[inner].mean(axis=0), -MAX_SHIFT, MAX_SHIFT)  # (3,)

@@ -121,8 +121,17 @@ def _faces(rgb: np.ndarray, job: Job) -> list[Face]:
 def _user_mask(shape: tuple[int, int], job: Job) -> np.ndarray:
     from maskaway_cli.imageio import load_rgb
 
-    folder: Path = _STATE["config"].mask_dir
-    for candidate in sorted(folder.glob(f"{job.source.stem}.*")):
+    config = _STATE["config"]
+    folder: Path = config.mask_dir
+    # The mask mirrors the photo's place under the input folder (as `maskaway mask` writes them):
+    # masks/sub/x.png for photos/sub/x.jpg; a flat folder of masks works too.
+    sub = Path()
+    for root in {config.output.absolute(), config.output.resolve()}:
+        if root in job.target.parents:
+            sub = job.target.relative_to(root).parent
+    places = [folder / sub, folder] if sub != Path() else [folder]
+    candidates = [c for place in places for c in sorted(place.glob(f"{job.source.stem}.*"))]
+    for candidate in candidates:
         if candidate.suffix.lower() in IMAGE_SUFFIXES:
             mask = load_rgb(candidate).max(axis=2)  # (H,W) uint8; any bright channel counts
             if mask.shape != shape:
