@@ -2,7 +2,7 @@
 masked / unmasked crops, then asked about ``unmask``'s outputs. Prints each figure.
 
 1. Train: a small CNN on the labelled faces of ``shared/faces/maskdet`` (>= 24 px; ``with_mask`` vs
-   ``without_mask``), the photos with an even number in their name; its accuracy on the odd ones.
+   ``without_mask``) of half the photos (by a hash of the name); its accuracy on the other half.
 2. ``shared/faces/realmask`` (883 real masked crops, never trained on): the share judged masked of the
    inputs, and of ``unmask``'s outputs (whole pipeline, the default weights) - target <= 20% (issue 12)
    and <= 10% (issue 13).
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +41,13 @@ def crop(rgb: np.ndarray, box, side: int = SIDE) -> np.ndarray:
 
 
 def maskdet_crops(folder: Path) -> tuple[dict[str, list], dict[str, list]]:
-    """{'x': crops, 'y': 1 masked / 0 not} for the training (even) and held-out (odd) photos."""
+    """{'x': crops, 'y': 1 masked / 0 not} for the training and the held-out half of the photos."""
     from maskaway_cli.imageio import load_rgb
 
     sets = {"train": {"x": [], "y": []}, "test": {"x": [], "y": []}}
     for line in (folder / "annotations.jsonl").read_text().splitlines():
         row = json.loads(line)
-        number = int(re.findall(r"\d+", Path(row["file"]).stem)[-1])
-        part = sets["train" if number % 2 == 0 else "test"]
+        part = sets["train" if zlib.crc32(Path(row["file"]).name.encode()) % 2 == 0 else "test"]
         rgb = None
         for face in row["faces"]:
             x0, y0, x1, y1 = face["box"]
