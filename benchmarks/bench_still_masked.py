@@ -81,6 +81,7 @@ def train(x, y, *, epochs: int = 30, seed: int = 0):
     import torch.nn.functional as F
 
     torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)  # the same classifier every run, so two weights compare fairly
     model = make_classifier()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
     xs, ys = to_tensor(x), torch.tensor(y, dtype=torch.float32)
@@ -92,7 +93,7 @@ def train(x, y, *, epochs: int = 30, seed: int = 0):
             b = xs[idx]
             b = torch.where(torch.rand(len(b), 1, 1, 1) < 0.5, b.flip(3), b)
             b = (b - 0.5) * (0.7 + 0.6 * torch.rand(len(b), 1, 1, 1)) + 0.5 + 0.2 * (torch.rand(len(b), 1, 1, 1) - 0.5)
-            small = int(np.random.default_rng().integers(16, SIDE + 1))
+            small = int(rng.integers(16, SIDE + 1))
             b = F.interpolate(F.interpolate(b, size=small, mode="area"), size=SIDE, mode="bilinear", align_corners=False)
             loss = F.binary_cross_entropy_with_logits(model(b.clamp(0, 1)).squeeze(1), ys[idx], weight=weight[idx])
             opt.zero_grad()
