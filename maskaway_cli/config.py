@@ -65,9 +65,10 @@ class GenerateConfig:
     worn_low: float = 0.0  # share of masks worn under the nose or on the chin
     gaiter: float = 0.0  # share of masks whose fabric runs down the neck (gaiters, bandanas)
     valve: float = 0.0  # share of masks with an exhalation valve
+    lookalike: float = 0.0  # share of the --bare faces given a scarf or a microphone (synth/lookalike.py)
 
     def __post_init__(self) -> None:
-        for name in ("bare", "degrade", "worn_low", "gaiter", "valve"):
+        for name in ("bare", "degrade", "worn_low", "gaiter", "valve", "lookalike"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
         if self.size < 32 or self.size > 1024:

@@ -112,3 +112,38 @@ def test_generate_bare_and_degraded_samples(tmp_path, monkeypatch):
         # a pair still, and the mask grew over the rim that blur and scaling spread: outside it, no pixel
         # is more than 16 levels off (as for clean samples)
         assert binary.mean() > 0.1 and np.abs(orig - mk).max(axis=2)[~binary].max() <= 16
+
+
+def test_lookalikes_leave_the_mouth_alone_and_are_in_both_images(tmp_path):
+    """A scarf below the chin or a microphone by the mouth: drawn on the original too, binary empty."""
+    from maskaway_cli.synth import lookalike
+
+    face, lm = _face(), mean_face_landmarks(128)
+    kinds = {}
+    for seed in range(8):
+        out, info = lookalike.draw(face, lm, np.random.default_rng(seed))
+        changed = np.abs(out.astype(int) - face.astype(int)).max(axis=2) > 10
+        assert changed.sum() > 50, info  # something visible was drawn
+        kinds[info["lookalike"]] = changed
+    assert set(kinds) == set(lookalike.KINDS)
+    # a scarf stays below the jaw line (outside the face's outline); neither covers the lips
+    import cv2
+
+    outline = np.concatenate([lm[0:17], lm[26:16:-1]]).astype(np.int32)  # jaw, then brows back
+    inside = np.zeros(face.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [outline], 1)
+    assert not (kinds["scarf"] & (inside > 0)).any()
+    lips = np.zeros(face.shape[:2], bool)
+    lips[int(lm[50:53, 1].min()):int(lm[56:59, 1].max()), int(lm[48, 0]):int(lm[54, 0])] = True
+    assert not (kinds["scarf"] & lips).any() and not (kinds["microphone"] & lips).any()
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(EXAMPLES / "cc0_lisa2.jpg", src / "a.jpg")
+    res = CliRunner().invoke(app, ["generate", str(src), "-o", str(tmp_path / "ds"), "--size", "128",
+                                   "--bare", "1", "--lookalike", "1", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    [rec] = [json.loads(x) for x in (tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()]
+    assert rec["mask_type"] == "none" and rec["lookalike"] in lookalike.KINDS
+    read = lambda k: np.asarray(Image.open(tmp_path / "ds" / k / f"{rec['id']}.png"))  # noqa: E731
+    assert np.array_equal(read("masked"), read("original")) and not read("binary").any()

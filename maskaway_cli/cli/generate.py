@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
         worn_low: float = typer.Option(0.0, help="Share of masks worn under the nose or on the chin."),
         gaiter: float = typer.Option(0.0, help="Share of masks whose fabric runs down the neck (gaiters, bandanas)."),
         valve: float = typer.Option(0.0, help="Share of masks with an exhalation valve."),
+        lookalike: float = typer.Option(0.0, help="Share of the --bare faces given a scarf or a microphone."),
         preview: Path = typer.Option(None, help="Also write a contact sheet PNG of 64 triplets here."),
         json_out: bool = JSON,
     ) -> None:
@@ -66,7 +67,7 @@ def register(app: typer.Typer) -> None:
             texture_weight=texture_weight, templates=templates, per_face=per_face, seed=seed,
             workers=workers or os.cpu_count() or 1, limit=limit, split=SplitFractions.parse(split),
             overwrite=overwrite, detector=detector, confidence=confidence, min_face=min_face,
-            bare=bare, degrade=degrade, worn_low=worn_low, gaiter=gaiter, valve=valve,
+            bare=bare, degrade=degrade, worn_low=worn_low, gaiter=gaiter, valve=valve, lookalike=lookalike,
         )
         with RichReporter() as reporter:
             summary = run(config, reporter=reporter)

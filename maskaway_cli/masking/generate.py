@@ -23,7 +23,7 @@ from maskaway_cli.faces.locate import FoundFace, find_faces
 from maskaway_cli.masking.streams import face_rng
 from maskaway_cli.masking.workers import ordered_results
 from maskaway_cli.progress import Reporter, null_reporter
-from maskaway_cli.synth import degrade
+from maskaway_cli.synth import degrade, lookalike
 
 
 @dataclass(frozen=True)
@@ -139,11 +139,11 @@ def _face_samples(rgb, face: FoundFace, source: str, config: GenerateConfig) -> 
     out = []
     for copy in range(config.per_face):
         rng, entropy = face_rng(config.seed, source, face.index, copy)
-        masked, binary, info = _draw(aligned, rng, config)
-        original_png = clean_png
+        masked, original, binary, info = _draw(aligned, rng, config)
+        original_png = clean_png if original is aligned.crop else encode_png(original, compress_level=1)
         if config.degrade and rng.random() < config.degrade:  # the pair alike: same draw for both
             degradation = degrade.draw(rng)
-            masked, original = degradation.apply(masked), degradation.apply(aligned.crop)
+            masked, original = degradation.apply(masked), degradation.apply(original)
             binary = degrade.cover(binary, masked, original)
             original_png = encode_png(original, compress_level=1)
             info["degraded"] = degradation.info()
@@ -161,12 +161,18 @@ def _face_samples(rgb, face: FoundFace, source: str, config: GenerateConfig) -> 
     return out
 
 
-def _draw(aligned, rng, config: GenerateConfig) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(masked (S,S,3), binary (S,S), manifest fields): a synthetic mask, or with ``--bare`` none at all."""
+def _draw(aligned, rng, config: GenerateConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """(masked (S,S,3), original (S,S,3), binary (S,S), manifest fields): a synthetic mask, or with
+    ``--bare`` none at all; with ``--lookalike``, a bare face may get a scarf or a microphone, on
+    both images (it is part of the face's truth, not a mask)."""
     if config.bare and rng.random() < config.bare:
-        return aligned.crop, np.zeros(aligned.crop.shape[:2], np.uint8), dict(BARE_INFO)
+        face, info = aligned.crop, dict(BARE_INFO)
+        if config.lookalike and rng.random() < config.lookalike:  # no draw when off: old seeds hold
+            face, extra = lookalike.draw(face, aligned.landmarks, rng)
+            info.update(extra)
+        return face, face, np.zeros(face.shape[:2], np.uint8), info
     result = _WORKER["synth"].apply(aligned.crop, aligned.landmarks, rng)
-    return result.masked, result.binary, dict(result.info)
+    return result.masked, aligned.crop, result.binary, dict(result.info)
 
 
 # ---- main side ------------------------------------------------------------------------------------
