@@ -113,9 +113,7 @@ def test_gan_under_torchrun_resumes_exactly_after_a_signal(tmp_path, monkeypatch
 
 
 def _logged_step(run: Path, step: int) -> bool:
+    """Has the run logged ``step`` yet? (The last line may still be half written.)"""
     stats = run / "stats.jsonl"
-    if not stats.is_file():
-        return False
-    lines = stats.read_text().splitlines()
-    return bool(lines) and json.loads(lines[-1] if lines[-1].endswith("}") else lines[-2] if len(lines) > 1 else "{}"
-                                      ).get("step", 0) >= step
+    lines = [x for x in stats.read_text().splitlines() if x.endswith("}")] if stats.is_file() else []
+    return bool(lines) and json.loads(lines[-1]).get("step", 0) >= step

@@ -34,15 +34,10 @@ def _resnet():
 def descriptor(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     """(128,) float32 descriptor of the face in ``box`` (a detector box) of an RGB uint8 image; the
     landmarks it aligns with are found on this image, as a recogniser would."""
-    import dlib
+    from maskaway_cli.faces.landmarks import dlib_shape
 
-    from maskaway_cli.faces.landmarks import _predictor, to_predictor_box
-
-    x0, y0, x1, y1 = to_predictor_box(box, "retina")
-    rect = dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)) - 1, int(round(y1)) - 1)
     img = np.ascontiguousarray(rgb)
-    shape = _predictor()(img, rect)
-    return np.asarray(_resnet().compute_face_descriptor(img, shape), dtype=np.float32)
+    return np.asarray(_resnet().compute_face_descriptor(img, dlib_shape(img, box)), dtype=np.float32)
 
 
 def matches(probes: list[tuple[str, np.ndarray]], gallery: list[tuple[str, np.ndarray]]) -> list[bool]:

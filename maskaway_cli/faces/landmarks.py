@@ -49,13 +49,19 @@ def to_predictor_box(box: tuple[float, float, float, float], detector: str) -> t
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
-def predict_landmarks(rgb: np.ndarray, box: tuple[float, float, float, float], *, detector: str = "retina") -> np.ndarray:
-    """68 landmarks ``(68,2) float32`` (x, y in pixels) for the face in ``box`` of an RGB uint8 image."""
+def dlib_shape(rgb: np.ndarray, box: tuple[float, float, float, float], *, detector: str = "retina"):
+    """dlib's 68-point ``full_object_detection`` for the face in ``box`` of a contiguous RGB uint8 image
+    (what dlib's face recogniser aligns with)."""
     import dlib
 
     x0, y0, x1, y1 = to_predictor_box(box, detector)
     rect = dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)) - 1, int(round(y1)) - 1)
-    shape = _predictor()(np.ascontiguousarray(rgb), rect)
+    return _predictor()(rgb, rect)
+
+
+def predict_landmarks(rgb: np.ndarray, box: tuple[float, float, float, float], *, detector: str = "retina") -> np.ndarray:
+    """68 landmarks ``(68,2) float32`` (x, y in pixels) for the face in ``box`` of an RGB uint8 image."""
+    shape = dlib_shape(np.ascontiguousarray(rgb), box, detector=detector)
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)  # (68,2)
 
 

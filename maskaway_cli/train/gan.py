@@ -40,7 +40,7 @@ from maskaway_cli.train.losses import (critic_loss, feature_matching, gradient_p
 from maskaway_cli.train import dist
 from maskaway_cli.train.run import (BadStepGuard, RunPaths, RunWriter, Setup, TrainResult, autocast,
                                     feeder_for, grad_norm, maybe_compile, prepare, rank_seed, resume_rng,
-                                    total_steps, write_config)
+                                    total_steps)
 from maskaway_cli.train.state import (CKPT_FORMAT, EMA, GracefulStop, check_arch, load_checkpoint,
                                       periodic_checkpoints, rng_state, set_rng_state)
 from maskaway_cli.weights_io import WeightsMeta, save_weights
@@ -235,9 +235,9 @@ def train_gan(cfg: GanConfig, *, reporter: Reporter = null_reporter, stop: Grace
         loop = dict(ck["loop"])
     if export_only and not ckpts:
         raise TrainingError(f"{run.root}: no checkpoint to export (train first)")
-    write_config(run, cfg, {"kind": "gan", "arch": arch, "image_size": size, "resolved_device": str(setup.device),
-                            "amp_in_effect": setup.amp, "train_samples": len(setup.train_rows),
-                            "val_samples": len(setup.val_rows)}, setup)
+    out.config(cfg, {"kind": "gan", "arch": arch, "image_size": size, "resolved_device": str(setup.device),
+                     "amp_in_effect": setup.amp, "train_samples": len(setup.train_rows),
+                     "val_samples": len(setup.val_rows)})
 
     def state() -> dict:
         return {"format": CKPT_FORMAT, "kind": "gan", "arch": arch, "gen": p.gen.state_dict(),

@@ -135,15 +135,6 @@ def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
     return (cfg.epochs or 1) * steps_per_epoch
 
 
-def write_config(run: RunPaths, cfg: TrainConfig, extra: dict[str, Any], setup: Setup | None = None) -> None:
-    if setup is not None:
-        if not setup.dist.main:
-            return
-        extra = {**extra, "world_size": setup.dist.world, "rank_batch_size": cfg.batch_size // setup.dist.world}
-    run.root.mkdir(parents=True, exist_ok=True)
-    tmp = run.config.with_name("config.json.tmp")
-    tmp.write_text(json.dumps({**cfg.to_dict(), **extra}, indent=2), encoding="utf-8")
-    os.replace(tmp, run.config)
 
 
 def grad_norm(params) -> torch.Tensor:
@@ -197,6 +188,17 @@ class RunWriter:
     @property
     def main(self) -> bool:
         return self.dist.main
+
+    def config(self, cfg: TrainConfig, extra: dict[str, Any]) -> None:
+        """``config.json``: the options, what they resolved to, and the process layout."""
+        if not self.main:
+            return
+        doc = {**cfg.to_dict(), **extra, "world_size": self.dist.world,
+               "rank_batch_size": cfg.batch_size // self.dist.world}
+        self.run.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.run.config.with_name("config.json.tmp")
+        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        os.replace(tmp, self.run.config)
 
     def stats(self, record: dict[str, Any]) -> None:
         if self.main:
