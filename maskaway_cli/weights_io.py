@@ -1,8 +1,8 @@
 """Export and load model weights: ``*.safetensors`` with the metadata needed to rebuild the model.
 
 The file holds a plain state dict (for the generator: the EMA copy) and one metadata entry,
-``maskaway``, a JSON object: ``format_version``, ``kind`` ("segmenter" | "generator"), ``arch``
-(the :class:`UNetConfig` fields), ``image_size`` and free-form ``info``. ``unmask`` and ``evaluate``
+``maskaway``, a JSON object: ``format_version``, ``kind`` ("segmenter" | "generator" | "presence"),
+``arch`` (the :class:`UNetConfig` fields, or :class:`PresenceConfig`'s for the mask-presence classifier), ``image_size`` and free-form ``info``. ``unmask`` and ``evaluate``
 load weights through :func:`load_model` and need nothing else. No pickle anywhere.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from maskaway_cli.errors import WeightsError
 
 FORMAT_VERSION = 1
-KINDS = ("segmenter", "generator")
+KINDS = ("segmenter", "generator", "presence")
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,17 @@ def load_model(path: Path, *, kind: str | None = None, device: str = "cpu"):
     from safetensors.torch import load_file
 
     from maskaway_cli.models import Generator, Segmenter, UNetConfig
+    from maskaway_cli.models.presence import PresenceConfig, PresenceNet
 
     meta = read_meta(path)
     if kind is not None and meta.kind != kind:
         raise WeightsError(f"{path}: holds a {meta.kind}, expected a {kind}")
     try:
-        config = UNetConfig(**meta.arch)
-        model = (Segmenter if meta.kind == "segmenter" else Generator)(config)
+        if meta.kind == "presence":
+            model = PresenceNet(PresenceConfig.from_dict(meta.arch))
+        else:
+            model = (Segmenter if meta.kind == "segmenter" else Generator)(UNetConfig(**meta.arch))
         model.load_state_dict(load_file(str(path), device="cpu"))
-    except (TypeError, ValueError, RuntimeError) as exc:
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise WeightsError(f"{path}: weights do not match their architecture ({exc})") from None
     return model.to(device).eval(), meta

@@ -53,7 +53,10 @@ def test_report_files_json_and_baselines(dataset, weights, tmp_path):
     report = json.loads(r.stdout)
     assert report == json.loads((out / "report.json").read_text())  # --json prints the file's content
     assert report["schema_version"] == 1 and report["split"] == "test" and report["counts"]["samples"] == 5
-    assert set(report["weights"]) == {"segmenter", "generator"}
+    from maskaway_cli import paths
+
+    bundled_presence = (paths.bundled_weights_dir() / "presence.safetensors").is_file()
+    assert set(report["weights"]) == {"segmenter", "generator"} | ({"presence"} if bundled_presence else set())
     assert all(len(w["sha256"]) == 64 for w in report["weights"].values())
     crops = report["crops"]
     assert set(crops["inpainting"]["overall"]) == METHODS
@@ -74,7 +77,7 @@ def test_report_files_json_and_baselines(dataset, weights, tmp_path):
 def test_numbers_match_a_direct_computation(dataset, weights, tmp_path):
     """The report's figures are the mean of per-face values computed straight from the files."""
     from maskaway_cli.data.io import read_binary, read_rgb
-    from maskaway_cli.unmask.pipeline import Unmasker
+    from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights
 
     (tmp_path / "ev").mkdir()
     (tmp_path / "ev" / "samples.png").write_bytes(b"an earlier run's sheet")
@@ -88,7 +91,7 @@ def test_numbers_match_a_direct_computation(dataset, weights, tmp_path):
     per_face = [np.abs(m - o)[t].mean() / 255 for m, o, t in zip(masked, original, truth)]
     got = report["crops"]["inpainting"]["overall"]
     assert got["baseline_masked_input"]["mask_l1"] == pytest.approx(np.mean(per_face), rel=1e-5)
-    unmasker = Unmasker({"segmenter": Path(weights[1]), "generator": Path(weights[3])}, device="cpu")
+    unmasker = Unmasker(resolve_weights((weights[1], weights[3])), device="cpu")  # as the command resolves them
     outs = unmasker(masked)
     piped = [np.abs(o.result - g)[t].mean() / 255 for o, g, t in zip(outs, original, truth)]
     assert got["pipeline"]["mask_l1"] == pytest.approx(np.mean(piped), rel=1e-4)

@@ -101,13 +101,25 @@ def test_finish_clips_and_drops_small_faces():
 
 
 def test_retina_passes_cover_the_face_sizes_asked_for():
-    from maskaway_cli.faces.retina import COARSE_SIDE, FACE_AT_INPUT, MAX_SIDE, pass_sides
+    from maskaway_cli.faces.retina import COARSE_SIDE, FACE_AT_INPUT, MAX_SIDE, UPSAMPLE_SIDE, pass_sides
 
     assert pass_sides(200, 200, 40) == [COARSE_SIDE]  # a crop: its faces are big at 160 px already
     for h, w, min_face in ((200, 200, 20), (400, 300, 20), (1350, 1350, 40)):
         sides = pass_sides(h, w, min_face)
-        assert sides[0] == COARSE_SIDE and len(sides) == 2 and sides[1] <= MAX_SIDE
+        assert sides[0] == COARSE_SIDE and sides[1] <= MAX_SIDE
         assert min_face * sides[1] / max(h, w) >= FACE_AT_INPUT or sides[1] == MAX_SIDE
+    # a small web photo whose small faces the fine pass cannot bring to 32 px: upsampled once more
+    assert pass_sides(400, 300, 20) == [COARSE_SIDE, MAX_SIDE, UPSAMPLE_SIDE]
+    assert pass_sides(200, 200, 20) == [COARSE_SIDE, 320] and len(pass_sides(1350, 1350, 20)) == 2
+
+
+def test_faces_under_the_threshold_are_kept_only_where_two_passes_agree():
+    from maskaway_cli.faces.detect import agreed
+
+    sure, weak_a, weak_b, alone = (Detection((0, 0, 50, 50), 0.9), Detection((100, 100, 130, 130), 0.55),
+                                   Detection((102, 101, 131, 132), 0.6), Detection((200, 0, 230, 30), 0.65))
+    kept = agreed([[sure, weak_a], [weak_b, alone]], 0.7)
+    assert kept == [sure, weak_a, weak_b]  # the lone 0.65 is not confirmed by any other pass
 
 
 def test_retina_box_is_converted_to_a_square_hog_style_box():

@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         save_masks: bool = typer.Option(False, help="Also write the painted region as NAME.mask.png."),
         compare: bool = typer.Option(False, help="Also write NAME.compare.jpg: original | region | result."),
         mask_dir: Path = typer.Option(None, help="Use these masks (same file names) instead of segmenting."),
-        min_confidence: float = typer.Option(None, help="Paint a mask only when the segmenter is at least this sure of it (default: calibrated; 0 paints every mask found)."),
+        min_presence: float = typer.Option(None, help="Paint a face only when the mask-presence model gives it at least this probability of a mask (default: calibrated; 0 paints every mask the segmenter finds)."),
+        min_confidence: float = typer.Option(None, help="Paint a mask only when the segmenter is at least this sure of it (default: 0 with a presence model, else calibrated)."),
         threshold: float = typer.Option(None, help="Segmentation probability threshold (default: the segmenter's calibrated one, else 0.5)."),
         skip_existing: bool = typer.Option(False, help="Leave outputs that already exist alone."),
         overwrite: bool = typer.Option(False, help="Replace outputs that already exist."),
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
             inputs=tuple(inputs), output=output, weights=tuple(weights or ()), device=device,
             batch_size=batch_size, workers=workers or os.cpu_count() or 1, recursive=recursive,
             save_masks=save_masks, compare=compare, mask_dir=mask_dir, threshold=threshold,
-            min_confidence=min_confidence,
+            min_confidence=min_confidence, min_presence=min_presence,
             skip_existing=skip_existing, overwrite=overwrite, provenance=provenance, aligned=aligned,
             detector=detector, confidence=confidence, min_face=min_face,
         )
@@ -81,9 +82,12 @@ def _render(summary, json_out: bool) -> None:
         where = f"face at {face['box']}" if face["box"] else "face"
         if face["status"].startswith("unsure"):
             why = f"mask covers {face['mask_fraction']:.1%} of the face, mean probability {face['confidence']:.2f}"
+        elif "presence" in face:
+            why = f"mask presence {face['presence']:.2f}, mask covers {face['mask_fraction']:.1%} of the face"
         else:
             why = f"highest mask probability {face['confidence']:.2f}"
-        hint = "--min-confidence" if face["status"] == "unsure, left alone" else "--threshold or --mask-dir"
+        hint = {"unsure, left alone": "--min-confidence", "mask seen, not segmented": "--threshold or --mask-dir"}.get(
+            face["status"], "--min-presence or --mask-dir" if "presence" in face else "--threshold or --mask-dir")
         c.print(f"  {face['status']} {face['input']}: {where} ({why}); try {hint}",
                 markup=False, highlight=False)
     if len(summary.faces_left) > SHOWN:

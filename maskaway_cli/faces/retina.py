@@ -11,8 +11,11 @@ reference implementation: priors of 16/32, 64/128 and 256/512 px on strides 8, 1
 
 One photo is looked at in up to two passes: a coarse one with the long side at 160 px (faces that fill a
 crop, found best at that size) and, when the photo's smallest face of interest would be under 32 px
-there, a fine one scaled so that it is 32 px (at most 640 px long: about 16 ms). Boxes of both passes
-are merged by the caller's duplicate suppression.
+there, a fine one scaled so that it is 32 px (at most 640 px long: about 16 ms). Small photos (long side
+under 960 px: web photos, where a face is often 24-40 px) get a third pass upsampled to 960 px: of the
+labelled masked faces of 24 px and more in maskdet that the two passes missed, it finds half (91.4% ->
+95.8%). Boxes of all passes are merged by the caller, which also keeps faces two passes agree on at a
+lower score (``detect.RetinaDetector``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from maskaway_cli.faces.models import RETINA_ONNX, model_path
 
 COARSE_SIDE = 160  # long side of the first pass
 MAX_SIDE = 640  # long side of the fine pass at most
+UPSAMPLE_SIDE = 960  # the third pass of photos smaller than this: their small faces, upsampled
 FACE_AT_INPUT = 32  # the fine pass scales the smallest wanted face to this many input pixels
 RESCUE_SIDES = (224, 384)  # the second look at a photo where nothing was found: mirrored, at these sides
 RESCUE_THRESHOLD = 0.5
+AGREE_THRESHOLD = 0.5  # a face under the detector's threshold is kept when two passes find it at this score
 MEAN_BGR = (104.0, 117.0, 123.0)  # what the network was trained with (BGR, 0..255)
 _STEPS = (8, 16, 32)
 _SIZES = ((16, 32), (64, 128), (256, 512))
@@ -72,7 +77,10 @@ def pass_sides(height: int, width: int, min_face: int) -> list[int]:
     """The long side of each pass for a photo of this size (see the module docstring)."""
     long = max(height, width)
     fine = min(MAX_SIDE, 32 * math.ceil(long * FACE_AT_INPUT / max(min_face, 1) / 32))
-    return [COARSE_SIDE, fine] if fine > COARSE_SIDE * 1.25 else [COARSE_SIDE]
+    sides = [COARSE_SIDE, fine] if fine > COARSE_SIDE * 1.25 else [COARSE_SIDE]
+    if fine == MAX_SIDE and long < UPSAMPLE_SIDE:  # the fine pass could not make the small faces 32 px
+        sides.append(UPSAMPLE_SIDE)
+    return sides
 
 
 def detect(rgb: np.ndarray, *, side: int, threshold: float, threads: int = 1):

@@ -16,7 +16,9 @@ from maskaway_cli.errors import UsageError, WeightsError
 
 DEFAULT_THRESHOLD, DEFAULT_GROW, DEFAULT_MIN_MASK_FRACTION = 0.5, 0.015, 0.03  # uncalibrated segmenters
 UNSURE_BELOW = 0.75  # mean probability inside a painted mask under which the face is reported as unsure
-KIND_FILES = {"segmenter": "segmenter.safetensors", "generator": "generator.safetensors"}
+KIND_FILES = {"segmenter": "segmenter.safetensors", "generator": "generator.safetensors",
+              "presence": "presence.safetensors"}
+RESCUE_THRESHOLD_FACTOR = 1 / 3  # a face the presence model calls masked, but with no mask at the threshold
 NO_WEIGHTS_HELP = (
     "no {kind} weights found: train them (maskaway train {cmd} DATASET -o RUN, then --weights RUN) "
     "or fetch them from a registry that lists them (maskaway fetch --registry FILE weights-{short})"
@@ -24,12 +26,14 @@ NO_WEIGHTS_HELP = (
 
 
 # ---- weights ---------------------------------------------------------------------------------------
-def resolve_weights(specs: tuple[str, ...], *, need: tuple[str, ...] = ("segmenter", "generator")) -> dict[str, Path]:
-    """Map each needed kind to a weights file.
+def resolve_weights(specs: tuple[str, ...], *, need: tuple[str, ...] = ("segmenter", "generator"),
+                    optional: tuple[str, ...] = ("presence",)) -> dict[str, Path]:
+    """Map each needed kind (and each ``optional`` one there is a file for) to a weights file.
 
     A spec is a run folder (``RUN/weights.safetensors``), a ``.safetensors`` file, or the stem of a
     file in the user or bundled weights folder. The kind of each file is read from its metadata. Kinds
-    no spec provides fall back to the installed ``segmenter``/``generator`` (fetched before bundled).
+    no spec provides fall back to the installed ``segmenter``/``generator``/``presence`` (fetched
+    before bundled); a missing optional one is simply left out.
     """
     from maskaway_cli.weights_io import read_meta
 
@@ -47,7 +51,10 @@ def resolve_weights(specs: tuple[str, ...], *, need: tuple[str, ...] = ("segment
                 cmd, short = ("seg", "seg") if kind == "segmenter" else ("gan", "gan")
                 raise WeightsError(NO_WEIGHTS_HELP.format(kind=kind, cmd=cmd, short=short))
             found[kind] = path
-    return {k: found[k] for k in need}
+    for kind in optional:
+        if kind not in found and (path := _installed(KIND_FILES[kind])) is not None:
+            found[kind] = path
+    return {k: found[k] for k in (*need, *optional) if k in found}
 
 
 def _spec_path(spec: str) -> Path:
@@ -79,6 +86,8 @@ class FaceOutput:
     mask_fraction: float  # share of the crop the mask covers
     has_mask: bool  # False: no mask found, face left untouched
     confidence: float = 1.0  # mean probability inside the mask; its peak if empty (1.0 for a given mask)
+    presence: float | None = None  # the presence model's P(a mask is worn); None without one (or a given mask)
+    worn: bool | None = None  # presence >= the calibrated threshold; None without a presence model
 
     @property
     def unsure(self) -> bool:
@@ -91,7 +100,7 @@ class Unmasker:
 
     def __init__(self, weights: dict[str, Path], *, device: str = "auto", threshold: float | None = None,
                  min_mask_fraction: float | None = None, min_confidence: float | None = None,
-                 batch_size: int = 32) -> None:
+                 min_presence: float | None = None, batch_size: int = 32) -> None:
         import torch
 
         from maskaway_cli.device import bf16_is_fast, resolve_device
@@ -112,9 +121,21 @@ class Unmasker:
         self.grow = calibration.get("grow", DEFAULT_GROW)
         if min_mask_fraction is None:
             min_mask_fraction = calibration.get("min_mask_fraction", DEFAULT_MIN_MASK_FRACTION)
-        # A mask the segmenter is less sure of than of 99% of the masked faces it was calibrated on is
-        # left unpainted (and reported): on faces without a mask, what it finds is a beard or a shadow.
-        self.min_confidence = calibration.get("min_confidence", 0.0) if min_confidence is None else min_confidence
+        # Whether a face wears a mask at all is the presence model's call (trained on real faces) when
+        # there is one; its calibrated threshold lets through ~1.5% of real unmasked faces.
+        self.presence, self.min_presence = None, 0.0
+        if "presence" in weights:
+            self.presence, pres_meta = load_model(weights["presence"], kind="presence", device=str(self.device))
+            self.min_presence = pres_meta.info.get("calibration", {}).get("threshold", 0.5)
+        if min_presence is not None:
+            self.min_presence = min_presence
+        if not 0.0 <= self.min_presence < 1.0:
+            raise UsageError(f"--min-presence must be at least 0 and below 1, got {self.min_presence}")
+        # Without one, a mask the segmenter is less sure of than of 99% of the masked faces it was
+        # calibrated on is left unpainted (and reported): on faces without a mask, what it finds is a
+        # beard or a shadow. With one, the segmenter's confidence gates nothing unless asked to.
+        default_confidence = 0.0 if self.presence is not None else calibration.get("min_confidence", 0.0)
+        self.min_confidence = default_confidence if min_confidence is None else min_confidence
         if not 0.0 <= self.min_confidence < 1.0:
             raise UsageError(f"--min-confidence must be at least 0 and below 1, got {self.min_confidence}")
         # Faces are aligned at the larger of the two sizes; the other model sees them resized. A 64 px
@@ -141,13 +162,35 @@ class Unmasker:
             probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
         else:
             probs = {i: probs[i] for i in need}
-        hard = [clean_mask(probs[i], self.threshold, grow=self.grow) if g is None else (g > 127)
-                for i, g in enumerate(given)]
+        presence = dict(zip(need, self.presence_scores([crops[i] for i in need]))) if need else {}
+        hard = [self._mask(probs[i], presence.get(i)) if g is None else (g > 127) for i, g in enumerate(given)]
         confidence = [_confidence(probs[i], hard[i]) if i in probs else 1.0 for i in range(len(crops))]
         out: list[FaceOutput] = []
         for start in range(0, len(crops), self.batch_size):
             stop = start + self.batch_size
-            out.extend(self._inpaint(crops[start:stop], hard[start:stop], confidence[start:stop]))
+            out.extend(self._inpaint(crops[start:stop], hard[start:stop], confidence[start:stop],
+                                     [presence.get(i) for i in range(start, min(stop, len(crops)))]))
+        return out
+
+    def _mask(self, probs: np.ndarray, presence: float | None) -> np.ndarray:
+        """The cleaned mask; where the presence model is sure of a mask the segmenter barely sees (dark or
+        printed real masks it was never shown), the mask is taken at a lower threshold."""
+        mask = clean_mask(probs, self.threshold, grow=self.grow)
+        if presence is not None and presence >= self.min_presence and mask.mean() < self.min_mask_fraction:
+            mask = clean_mask(probs, self.threshold * RESCUE_THRESHOLD_FACTOR, grow=self.grow)
+        return mask
+
+    def presence_scores(self, crops: list[np.ndarray]) -> list[float | None]:
+        """P(a mask is worn) per aligned crop, or None for each without a presence model."""
+        import torch
+
+        if self.presence is None or not crops:
+            return [None] * len(crops)
+        out: list[float] = []
+        for start in range(0, len(crops), self.batch_size):
+            with torch.inference_mode():
+                logits = self.presence(self._tensor(crops[start : start + self.batch_size]).contiguous().float())
+            out += torch.sigmoid(logits.float()).cpu().tolist()  # (b,)
         return out
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -166,7 +209,8 @@ class Unmasker:
             chunks.append(np.stack(_resized(list(probs), side)) if self.seg_size != side else probs)
         return np.concatenate(chunks) if chunks else np.zeros((0, side, side), np.float32)
 
-    def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray], confidence: list[float]) -> list[FaceOutput]:
+    def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray], confidence: list[float],
+                 presence: list[float | None]) -> list[FaceOutput]:
         import torch
 
         from maskaway_cli.models.unet import inpaint
@@ -183,12 +227,14 @@ class Unmasker:
         if self.gen_size != side:  # painted at the generator's size; the crop keeps its own outside the mask
             filled = [np.where(mk[..., None], up, crop) for mk, up, crop in zip(masks, _resized(list(filled), side), crops)]
         outputs = []
-        for crop, mask, result, conf in zip(crops, masks, filled, confidence):
+        for crop, mask, result, conf, pres in zip(crops, masks, filled, confidence, presence):
             fraction = float(mask.mean())
-            has = fraction >= self.min_mask_fraction and conf >= self.min_confidence
+            has = (fraction >= self.min_mask_fraction and conf >= self.min_confidence
+                   and (pres is None or pres >= self.min_presence))
             outputs.append(FaceOutput(
                 mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
                 result=result if has else crop, mask_fraction=fraction, has_mask=has, confidence=conf,
+                presence=pres, worn=None if pres is None else pres >= self.min_presence,
             ))
         return outputs
 

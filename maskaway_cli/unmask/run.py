@@ -78,9 +78,10 @@ def unmask(config: UnmaskConfig, *, stdin_lines: list[str] | None = None,
 
     start = time.perf_counter()
     need = ("generator",) if config.mask_dir else ("segmenter", "generator")
-    unmasker = Unmasker(resolve_weights(config.weights, need=need), device=config.device,
+    optional = () if config.mask_dir else ("presence",)  # given masks: nothing to decide
+    unmasker = Unmasker(resolve_weights(config.weights, need=need, optional=optional), device=config.device,
                         threshold=config.threshold, min_confidence=config.min_confidence,
-                        batch_size=config.batch_size)
+                        min_presence=config.min_presence, batch_size=config.batch_size)
     jobs, errors = plan_jobs(config, stdin_lines)
     summary = UnmaskSummary(errors=list(errors))
     jobs = _filter_existing(jobs, config, summary)

@@ -165,21 +165,28 @@ class Finished:
 
 
 def face_reports(faces: list[Face], outputs: list) -> list[dict]:
-    """The faces a user should look at: those where no mask was found, and those painted with little
-    confidence (``--threshold`` lower, or ``--mask-dir``, may then do better)."""
+    """The faces a user should look at: those left alone (no mask found, a mask seen but not segmented,
+    a mask the segmenter was unsure of) and those painted with little confidence."""
     out = []
     for face, o in zip(faces, outputs):
         if o.has_mask and not o.unsure:
             continue
         if o.has_mask:
             status = "unsure"
+        elif o.worn is False:
+            status = "no mask found"  # the presence model's call
+        elif o.worn:
+            status = "mask seen, not segmented"  # worn, says the presence model; the segmenter found too little
         elif o.mask_fraction > 0:
             status = "unsure, left alone"  # a mask was seen, but less surely than calibration asks
         else:
             status = "no mask found"
         box = None if face.box is None else [round(v, 1) for v in face.box]
-        out.append({"box": box, "status": status, "mask_fraction": round(o.mask_fraction, 4),
-                    "confidence": round(o.confidence, 3)})
+        report = {"box": box, "status": status, "mask_fraction": round(o.mask_fraction, 4),
+                  "confidence": round(o.confidence, 3)}
+        if o.presence is not None:
+            report["presence"] = round(o.presence, 3)
+        out.append(report)
     return out
 
 
