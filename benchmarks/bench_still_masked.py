@@ -3,8 +3,8 @@ masked / unmasked crops, then asked about ``unmask``'s outputs. Prints each figu
 
 1. Train: a small CNN on the labelled faces of ``shared/faces/maskdet`` (>= 24 px; ``with_mask`` vs
    ``without_mask``) of half the photos (by a hash of the name); its accuracy on the other half.
-2. ``shared/faces/realmask`` (883 real masked crops, never trained on): the share judged masked of the
-   inputs, and of ``unmask``'s outputs (whole pipeline, the default weights) - target <= 20% (issue 12)
+2. ``shared/faces/realmask`` (883 real masked crops; the held-out half, which the classifier and the
+   mask-presence model never saw): the share judged masked of the inputs, and of ``unmask``'s outputs (whole pipeline, the default weights) - target <= 20% (issue 12)
    and <= 10% (issue 13).
 3. Portraits (``shared/faces/fixtures``): the share judged masked of the true faces, of the faces
    masked by ``maskaway mask``'s synthesis, and of the outputs of unmasking those.
@@ -134,6 +134,7 @@ def main() -> None:
     from maskaway_cli.faces.landmarks import predict_landmarks
     from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
     from maskaway_cli.synth.photo import mask_photo
+    from maskaway_cli.train.presence import held_out
     from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights, unmask_photo
 
     faces = args.shared / "faces"
@@ -152,8 +153,10 @@ def main() -> None:
     def outputs_of(items) -> list[np.ndarray]:
         return [crop(unmask_photo(rgb, unmasker, detect)[0], box) for rgb, box in items]
 
-    real = faces_in(sorted((faces / "realmask").glob("*.png"))[: args.limit], detect)
-    print(f"realmask ({len(real)} photos with a face found): inputs judged masked "
+    # the held-out half only: the mask-presence model was trained on the other (train/presence.py)
+    held = [p for p in sorted((faces / "realmask").glob("*.png")) if held_out(p.name)]
+    real = faces_in(held[: args.limit], detect)
+    print(f"realmask (held-out half, {len(real)} photos with a face found): inputs judged masked "
           f"{judged_masked(model, [crop(r, b) for r, b in real]).mean():.1%}; unmask outputs judged masked "
           f"{judged_masked(model, outputs_of(real)).mean():.1%}   target <= 20% (issue 12), <= 10% (issue 13)")
 

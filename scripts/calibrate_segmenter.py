@@ -8,7 +8,8 @@ Four settings of the pipeline are chosen on the split, in this order:
    or else the one with the least leftover;
 2. ``min_mask_fraction``: a face is unmasked only when its cleaned mask covers at least this share of
    the crop. It is the smallest value that paints at most ``--max-bare`` of the faces without a mask
-   (``mask_type`` ``none``, from ``generate --bare``);
+   (``mask_type`` ``none``, from ``generate --bare``), or ``--min-mask-fraction`` when given (with a
+   presence model deciding which faces wear a mask, the segmenter's own guess matters less);
 3. ``min_confidence``: a face is unmasked only when the mean probability inside its mask is at least
    the 1st percentile of that over the masked faces (rounded down to 0.05). Less sure masks are left
    unpainted and reported.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+DARK = {"black", "navy", "#1c1c1e", "#3a3a3c", "#1e2a5a", "#2b2b2b"}  # the dark colours ``generate`` draws
 THRESHOLDS = (0.3, 0.4, 0.5)
 GROWTHS = (0.015, 0.025, 0.035)
 LEFTOVER_GOAL = 0.01
@@ -34,13 +36,36 @@ def probabilities(unmasker, samples, size: int):
     """(probs (N,S,S), truth (N,S,S) bool, families) for ``samples`` at the segmenter's crop size."""
     from maskaway_cli.evaluation.samples import load_batch
 
-    probs, truth, families = [], [], []
+    probs, truth, families, ids = [], [], [], []
     for lo in range(0, len(samples), 64):
         batch = load_batch(samples[lo : lo + 64], size)
         probs.append(unmasker.probabilities(list(batch.masked)))
         truth.append(batch.truth)
         families += list(batch.types)
-    return np.concatenate(probs), np.concatenate(truth), families
+        ids += list(batch.ids)
+    return np.concatenate(probs), np.concatenate(truth), families, ids
+
+
+def appearance_groups(dataset: Path, ids: list[str]) -> list[list[str]]:
+    """Per sample, the appearance groups it belongs to (from the manifest): gaiter, valve, worn low,
+    dark, printed, degraded / clean, and look-alike for a mask-free face given a scarf or microphone."""
+    docs = {}
+    manifest = dataset / "manifest.jsonl"
+    if manifest.is_file():
+        for line in manifest.read_text().splitlines():
+            doc = json.loads(line)
+            docs[str(doc["id"])] = doc
+    out = []
+    for i in ids:
+        d = docs.get(i, {})
+        if d.get("mask_type") in (None, "none"):
+            out.append([f"look-alike ({d['lookalike']})"] if d.get("lookalike") else [])
+            continue
+        groups = [name for name, on in (("gaiter", d.get("gaiter")), ("valve", d.get("valve")),
+                                        ("worn low", d.get("worn_low")), ("printed", d.get("texture")),
+                                        ("dark", str(d.get("color")).lower() in DARK)) if on]
+        out.append(groups + ["degraded" if d.get("degraded") else "clean"])
+    return out
 
 
 def scores(cleaned: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -56,6 +81,9 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--split", default="val")
     parser.add_argument("--max-bare", type=float, default=0.01, help="share of mask-free faces that may be painted")
+    parser.add_argument("--min-mask-fraction", type=float, default=None,
+                        help="fix it instead of calibrating it (with the presence model deciding which faces wear a "
+                             "mask, 0.01: it then only drops specks)")
     args = parser.parse_args()
     from dataclasses import replace
 
@@ -70,7 +98,7 @@ def main() -> None:
     unmasker = Unmasker(resolve_weights((str(path),)), device="cpu")
     index = read_dataset(args.dataset)
     samples = select(index, index.split(args.split), limit=None)
-    probs, truth, families = probabilities(unmasker, samples, unmasker.seg_size)
+    probs, truth, families, ids = probabilities(unmasker, samples, unmasker.seg_size)
     bare = np.array([f == "none" for f in families])
     print(f"{len(samples)} {args.split} faces, {int(bare.sum())} without a mask")
 
@@ -91,7 +119,7 @@ def main() -> None:
     # 2. the smallest mask that counts as a mask
     bare_fr = np.sort(fraction[bare])
     min_fraction = float(bare_fr[int(np.ceil((1 - args.max_bare) * len(bare_fr))) - 1]) + 1e-4 if len(bare_fr) else 0.03
-    min_fraction = max(min_fraction, 0.01)
+    min_fraction = max(min_fraction, 0.01) if args.min_mask_fraction is None else args.min_mask_fraction
     # 3. the least sure a mask may be: the 1st percentile over the masked faces, rounded down to 0.05
     conf = np.array([float(p[m].mean()) if m.any() else 0.0 for p, m in zip(probs, cleaned)])
     min_conf = float(np.floor(np.percentile(conf[~bare], 1) * 20) / 20)
@@ -115,6 +143,20 @@ def main() -> None:
             iou, left = scores(paint[idx], truth[idx])
             table[family] = {"faces": len(idx), "iou": iou, "leftover": left}
         print(f"  {family}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in table[family].items()))
+
+    looks = appearance_groups(args.dataset, ids)
+    by_look = defaultdict(list)
+    for i, groups in enumerate(looks):
+        for g in groups:
+            by_look[g].append(i)
+    for group, idx in sorted(by_look.items()):
+        if group.startswith("look-alike"):
+            table[group] = {"faces": len(idx), "painted": float(painted[idx].mean()),
+                            "mean_fraction": float(fraction[idx].mean())}
+        else:
+            iou, left = scores(paint[idx], truth[idx])
+            table[group] = {"faces": len(idx), "iou": iou, "leftover": left}
+        print(f"  {group}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in table[group].items()))
 
     # 4. into the weights' metadata
     meta = read_meta(path)

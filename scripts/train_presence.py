@@ -5,7 +5,7 @@
 
 Only the even half of the real photos (by a hash of the name) is used; the odd half is what
 ``benchmarks/bench_realphotos.py`` measures on. The threshold, set on out-of-fold scores so that at most
-1.5% of the real unmasked faces pass it, is stored in the weights' metadata; then one model is trained on
+2% of the real unmasked faces pass it, is stored in the weights' metadata; then one model is trained on
 all of the training half and written to ``OUT/weights.safetensors`` (bundle it with
 ``scripts/bundle_weights.py OUT``).
 """
@@ -33,7 +33,6 @@ def main() -> None:
     import numpy as np
 
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
-    from maskaway_cli.models.presence import PresenceConfig
     from maskaway_cli.train import presence as P
     from maskaway_cli.weights_io import WeightsMeta, save_weights
 
@@ -52,11 +51,11 @@ def main() -> None:
     np.savez_compressed(args.out / "out_of_fold.npz", scores=oof, labels=real.labels, groups=np.array(real.groups))
     print(f"out of fold: {json.dumps(calibration)} ({time.perf_counter() - start:.0f} s)", flush=True)
     model = P.train_classifier(real, synthetic, cfg)
-    info = {"calibration": calibration, "train": {**asdict(cfg), "real_faces": len(real.labels),
+    info = {"calibration": calibration, "train": {**asdict(cfg), "model": cfg.model.to_dict(), "real_faces": len(real.labels),
                                                   "synthetic_faces": len(synthetic.labels),
                                                   "sources": [str(p) for p in args.labelled + args.masked]
                                                   + ([str(args.synthetic)] if args.synthetic else [])}}
-    meta = WeightsMeta(kind="presence", arch=PresenceConfig().to_dict(), image_size=128, info=info)
+    meta = WeightsMeta(kind="presence", arch=cfg.model.to_dict(), image_size=128, info=info)
     path = save_weights(args.out / "weights.safetensors", model.state_dict(), meta)
     print(f"{path} ({time.perf_counter() - start:.0f} s)")
 

@@ -94,26 +94,33 @@ def _masked_crop():
 
 
 def test_unmasker_leaves_a_face_alone_when_no_mask_is_worn(tmp_path):
+    """Painted when the presence model says a mask is worn, or when the segmenter alone is sure (at least
+    --min-confidence); left alone, and reported, when neither is."""
     from maskaway_cli.unmask.pipeline import Unmasker
     from maskaway_cli.unmask.stages import Face, face_reports
 
     weights = make_weights(tmp_path / "w")
     crop, _ = _masked_crop()
-    probs = np.full((1, 64, 64), 0.9, np.float32)  # the segmenter sees a mask everywhere
-    no = Unmasker({**weights, "presence": _presence_weights(tmp_path / "no.safetensors", bias=-6.0)}, device="cpu")
+    probs = np.full((1, 64, 64), 0.9, np.float32)  # the segmenter sees a mask everywhere, mean 0.9
+    no_weights = {**weights, "presence": _presence_weights(tmp_path / "no.safetensors", bias=-6.0)}
+    no = Unmasker(no_weights, device="cpu", min_confidence=0.95)
     [out] = no([crop], probs=probs)
-    assert no.min_presence == 0.5 and no.min_confidence == 0.0  # calibrated; confidence gates nothing
+    assert no.min_presence == 0.5  # the calibrated threshold from the weights' metadata
     assert not out.has_mask and out.worn is False and out.presence < 0.01
     assert np.array_equal(out.result, crop) and not out.mask.any()
     [report] = face_reports([Face(np.eye(2, 3), crop, None, (0.0, 0.0, 9.0, 9.0))], [out])
     assert report["status"] == "no mask found" and report["presence"] < 0.01
 
-    yes = Unmasker({**weights, "presence": _presence_weights(tmp_path / "yes.safetensors", bias=6.0)}, device="cpu")
+    # the segmenter sure enough on its own: painted although the presence model says no
+    [out] = Unmasker(no_weights, device="cpu", min_confidence=0.85)([crop], probs=probs)
+    assert out.has_mask and out.worn is False
+
+    yes = Unmasker({**weights, "presence": _presence_weights(tmp_path / "yes.safetensors", bias=6.0)}, device="cpu",
+                   min_confidence=0.95)
     [out] = yes([crop], probs=probs)
     assert out.has_mask and out.worn and out.presence > 0.99
     # asked to, the user can paint whatever the segmenter finds
-    [out] = Unmasker({**weights, "presence": _presence_weights(tmp_path / "n2.safetensors", bias=-6.0)},
-                     device="cpu", min_presence=0.0)([crop], probs=probs)
+    [out] = Unmasker(no_weights, device="cpu", min_presence=0.0, min_confidence=0.95)([crop], probs=probs)
     assert out.has_mask
 
 
@@ -125,11 +132,11 @@ def test_a_worn_mask_the_segmenter_barely_sees_is_taken_at_a_lower_threshold(tmp
     crop, mask = _masked_crop()
     probs = np.where(mask > 0, 0.25, 0.01).astype(np.float32)[None]  # below 0.5, above 0.5 / 3
     yes = Unmasker({**weights, "presence": _presence_weights(tmp_path / "y.safetensors", bias=6.0)}, device="cpu",
-                   threshold=0.5)
+                   threshold=0.5, min_confidence=0.95)
     [out] = yes([crop], probs=probs)
     assert out.has_mask and (out.mask > 0).sum() >= (mask > 0).sum()
     no = Unmasker({**weights, "presence": _presence_weights(tmp_path / "n.safetensors", bias=-6.0)}, device="cpu",
-                  threshold=0.5)
+                  threshold=0.5, min_confidence=0.95)
     [out] = no([crop], probs=probs)
     assert not out.has_mask and out.mask_fraction == 0.0  # no rescue without a worn mask
     # worn, but nothing at all to segment: reported so, not silently dropped
@@ -161,3 +168,30 @@ def test_resolve_weights_adds_an_installed_presence_model_only_when_asked(tmp_pa
     (user / "presence.safetensors").unlink()
     monkeypatch.setattr(paths, "bundled_weights_dir", lambda: tmp_path / "none")
     assert set(resolve_weights(())) == {"segmenter", "generator"}  # optional: left out, no error
+
+
+def test_real_faces_are_collected_from_the_training_half_only(tmp_path):
+    """Labelled photos: each label matched to a detected, aligned face; the held-out half is skipped."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.train.presence import held_out, labelled_faces, masked_photos
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    assert not held_out("maksssksksss340.jpg") and held_out("maksssksksss106.jpg")
+    shutil.copy(examples / "maskdet_maksssksksss340.jpg", tmp_path / "maksssksksss340.jpg")
+    shutil.copy(examples / "maskdet_maksssksksss106.jpg", tmp_path / "maksssksksss106.jpg")
+    rows = [{"file": "maksssksksss340.jpg", "faces": [
+                {"box": [133, 83, 195, 140], "label": "without_mask"}, {"box": [243, 85, 308, 147], "label": "with_mask"},
+                {"box": [458, 68, 527, 157], "label": "mask_worn_incorrectly"}, {"box": [0, 300, 8, 308], "label": "with_mask"}]},
+            {"file": "maksssksksss106.jpg", "faces": [{"box": [154, 51, 423, 391], "label": "with_mask"}]}]
+    (tmp_path / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    detect = make_detector(DetectorConfig(min_face=16))
+    faces = labelled_faces(tmp_path, detect, align_size=128)
+    # the 8 px label is too small; a mask worn incorrectly is still a mask to remove
+    assert faces.labels.tolist() == [0, 1, 1] and faces.crops.shape == (3, 64, 64, 3)
+    assert faces.groups == ["maksssksksss340.jpg"] * 3
+    photos = masked_photos(tmp_path, detect, align_size=128)
+    assert photos.groups == ["maksssksksss340.jpg"] and photos.labels.tolist() == [1]

@@ -122,7 +122,7 @@ class Unmasker:
         if min_mask_fraction is None:
             min_mask_fraction = calibration.get("min_mask_fraction", DEFAULT_MIN_MASK_FRACTION)
         # Whether a face wears a mask at all is the presence model's call (trained on real faces) when
-        # there is one; its calibrated threshold lets through ~1.5% of real unmasked faces.
+        # there is one; its calibrated threshold lets through ~2% of real unmasked faces.
         self.presence, self.min_presence = None, 0.0
         if "presence" in weights:
             self.presence, pres_meta = load_model(weights["presence"], kind="presence", device=str(self.device))
@@ -131,11 +131,11 @@ class Unmasker:
             self.min_presence = min_presence
         if not 0.0 <= self.min_presence < 1.0:
             raise UsageError(f"--min-presence must be at least 0 and below 1, got {self.min_presence}")
-        # Without one, a mask the segmenter is less sure of than of 99% of the masked faces it was
-        # calibrated on is left unpainted (and reported): on faces without a mask, what it finds is a
-        # beard or a shadow. With one, the segmenter's confidence gates nothing unless asked to.
-        default_confidence = 0.0 if self.presence is not None else calibration.get("min_confidence", 0.0)
-        self.min_confidence = default_confidence if min_confidence is None else min_confidence
+        # A mask the segmenter is less sure of than of 99% of the masked faces it was calibrated on is
+        # not enough on its own: on faces without a mask, what it finds is a beard or a shadow. With a
+        # presence model, a face is painted when either is sure: the two fail on different faces (the
+        # presence model on small turned heads, the segmenter on real masks unlike its synthetic ones).
+        self.min_confidence = calibration.get("min_confidence", 0.0) if min_confidence is None else min_confidence
         if not 0.0 <= self.min_confidence < 1.0:
             raise UsageError(f"--min-confidence must be at least 0 and below 1, got {self.min_confidence}")
         # Faces are aligned at the larger of the two sizes; the other model sees them resized. A 64 px
@@ -189,8 +189,8 @@ class Unmasker:
         out: list[float] = []
         for start in range(0, len(crops), self.batch_size):
             with torch.inference_mode():
-                logits = self.presence(self._tensor(crops[start : start + self.batch_size]).contiguous().float())
-            out += torch.sigmoid(logits.float()).cpu().tolist()  # (b,)
+                x = self._tensor(crops[start : start + self.batch_size]).contiguous()  # (b,3,S,S)
+                out += self.presence.probability(x).float().cpu().tolist()  # (b,)
         return out
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -229,8 +229,8 @@ class Unmasker:
         outputs = []
         for crop, mask, result, conf, pres in zip(crops, masks, filled, confidence, presence):
             fraction = float(mask.mean())
-            has = (fraction >= self.min_mask_fraction and conf >= self.min_confidence
-                   and (pres is None or pres >= self.min_presence))
+            sure = conf >= self.min_confidence
+            has = fraction >= self.min_mask_fraction and (sure if pres is None else sure or pres >= self.min_presence)
             outputs.append(FaceOutput(
                 mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
                 result=result if has else crop, mask_fraction=fraction, has_mask=has, confidence=conf,
