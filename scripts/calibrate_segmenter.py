@@ -13,6 +13,12 @@ Four settings of the pipeline are chosen on the split, in this order:
 3. ``min_confidence``: a face is unmasked only when the mean probability inside its mask is at least
    the 1st percentile of that over the masked faces (rounded down to 0.05). Less sure masks are left
    unpainted and reported.
+4. with ``--labelled DIR`` (real photos with labelled faces, ``annotations.jsonl``; only the training
+   half, as for the presence model): ``min_confidence_with_presence``, how sure the segmenter must be
+   to paint a face on its own when a presence model says no - the lowest value (from
+   ``min_confidence``, by 0.05) at which at most ``--max-real-unmasked`` of the real unmasked faces
+   would be painted. Real unmasked faces fool a segmenter trained on synthetic masks more than its
+   own mask-free crops do.
 The unmasker reads these back as its defaults (``calibration`` in the segmenter's metadata). The script
 prints IoU and leftover per mask family at the chosen setting, for the model card.
 """
@@ -68,6 +74,26 @@ def appearance_groups(dataset: Path, ids: list[str]) -> list[list[str]]:
     return out
 
 
+def beside_presence(unmasker, folder: Path, *, threshold: float, grow: float, min_fraction: float, start: float,
+                    budget: float) -> dict:
+    """Step 4: the segmenter's own confidence that paints at most ``budget`` of the real unmasked faces."""
+    from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.train.presence import labelled_faces
+    from maskaway_cli.unmask.pipeline import clean_mask
+
+    faces = labelled_faces(folder, make_detector(DetectorConfig(min_face=16)), align_size=unmasker.size,
+                           side=unmasker.size)
+    crops = faces.crops[faces.labels == 0]
+    probs = unmasker.probabilities(list(crops))
+    masks = [clean_mask(p, threshold, grow=grow) for p in probs]
+    conf = np.array([float(p[m].mean()) if m.mean() >= min_fraction else 0.0 for p, m in zip(probs, masks)])
+    t = start
+    while t < 0.99 and np.mean(conf >= t) > budget:
+        t = round(t + 0.05, 2)
+    return {"min_confidence_with_presence": t, "real_unmasked": int(len(conf)),
+            "real_unmasked_painted": float(np.mean(conf >= t))}
+
+
 def scores(cleaned: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(IoU, leftover), micro-averaged over the masked faces."""
     tp = float((cleaned & truth).sum())
@@ -81,6 +107,8 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--split", default="val")
     parser.add_argument("--max-bare", type=float, default=0.01, help="share of mask-free faces that may be painted")
+    parser.add_argument("--labelled", type=Path, help="real photos with annotations.jsonl (step 4)")
+    parser.add_argument("--max-real-unmasked", type=float, default=0.02)
     parser.add_argument("--min-mask-fraction", type=float, default=None,
                         help="fix it instead of calibrating it (with the presence model deciding which faces wear a "
                              "mask, 0.01: it then only drops specks)")
@@ -158,10 +186,16 @@ def main() -> None:
             table[group] = {"faces": len(idx), "iou": iou, "leftover": left}
         print(f"  {group}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in table[group].items()))
 
-    # 4. into the weights' metadata
+    extra = {}
+    if args.labelled:
+        extra = beside_presence(unmasker, args.labelled, threshold=threshold, grow=grow, min_fraction=min_fraction,
+                                start=min_conf, budget=args.max_real_unmasked)
+        print(f"beside a presence model: {json.dumps(extra)}")
+
+    # 5. into the weights' metadata
     meta = read_meta(path)
     calibration = {"threshold": threshold, "grow": grow, "min_mask_fraction": round(min_fraction, 4),
-                   "min_confidence": min_conf,
+                   "min_confidence": min_conf, **extra,
                    "split": f"{args.dataset.name}/{args.split}", "masked_unmasked": kept,
                    "bare_painted": painted_bare, "families": table}
     save_weights(path, load_file(str(path)), replace(meta, info={**meta.info, "calibration": calibration}))

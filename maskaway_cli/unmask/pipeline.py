@@ -135,7 +135,10 @@ class Unmasker:
         # not enough on its own: on faces without a mask, what it finds is a beard or a shadow. With a
         # presence model, a face is painted when either is sure: the two fail on different faces (the
         # presence model on small turned heads, the segmenter on real masks unlike its synthetic ones).
-        self.min_confidence = calibration.get("min_confidence", 0.0) if min_confidence is None else min_confidence
+        default_confidence = calibration.get("min_confidence", 0.0)
+        if self.presence is not None:  # calibrated on real unmasked faces, which fool it more than its own
+            default_confidence = calibration.get("min_confidence_with_presence", default_confidence)
+        self.min_confidence = default_confidence if min_confidence is None else min_confidence
         if not 0.0 <= self.min_confidence < 1.0:
             raise UsageError(f"--min-confidence must be at least 0 and below 1, got {self.min_confidence}")
         # Faces are aligned at the larger of the two sizes; the other model sees them resized. A 64 px
