@@ -255,3 +255,11 @@ def test_face_reports_flag_unsure_masks():
                FaceOutput(blank, np.zeros((8, 8, 3), np.uint8), 0.0, False, 0.1)]  # nothing there
     faces.append(faces[0])
     assert [r["status"] for r in face_reports(faces, outputs)] == ["unsure", "unsure, left alone", "no mask found"]
+
+
+def test_bad_min_presence_is_one_line_and_writes_nothing(aligned_inputs, weights, tmp_path):
+    src, _ = aligned_inputs
+    out = tmp_path / "out"
+    r = _run(str(src), "-o", str(out), "--aligned", "--workers", "1", "--min-presence", "1.5", *weights)
+    assert r.exit_code == 2 and "--min-presence" in r.output and r.output.count("error:") == 1
+    assert not out.exists()

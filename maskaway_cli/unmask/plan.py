@@ -22,7 +22,7 @@ class UnmaskConfig:
     compare: bool = False
     mask_dir: Path | None = None
     threshold: float | None = None  # None: the segmenter's calibrated threshold
-    min_confidence: float | None = None  # None: 0 with a presence model, else the segmenter's calibrated one
+    min_confidence: float | None = None  # None: the segmenter's calibrated one (beside a presence model, its own)
     min_presence: float | None = None  # None: the presence model's calibrated threshold
     skip_existing: bool = False
     overwrite: bool = False
