@@ -27,17 +27,20 @@ def main() -> None:
     parser.add_argument("--synthetic", type=Path, help="a maskaway generate dataset")
     parser.add_argument("--synthetic-faces", type=int, default=6000)
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--widths", default="24,48,96,160", help="filters per level (comma-separated)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     import numpy as np
 
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
+    from maskaway_cli.models.presence import PresenceConfig
     from maskaway_cli.train import presence as P
     from maskaway_cli.weights_io import WeightsMeta, save_weights
 
     start = time.perf_counter()
-    cfg = P.PresenceTrainConfig(steps=args.steps, seed=args.seed)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    cfg = P.PresenceTrainConfig(model=PresenceConfig(widths=widths), steps=args.steps, seed=args.seed)
     detect = make_detector(DetectorConfig(min_face=16))
     real = P.Faces.join([P.labelled_faces(f, detect, align_size=128) for f in args.labelled]
                         + [P.masked_photos(f, detect, align_size=128) for f in args.masked])

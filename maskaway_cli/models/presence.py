@@ -21,7 +21,7 @@ from torch.nn import functional as F
 @dataclass(frozen=True)
 class PresenceConfig:
     input_size: int = 64
-    widths: tuple[int, ...] = (16, 32, 64, 96)  # one conv + pool per width: 64 → 4 px
+    widths: tuple[int, ...] = (24, 48, 96, 160)  # one conv + pool per width: 64 → 4 px
     dropout: float = 0.3
 
     def to_dict(self) -> dict:
