@@ -195,3 +195,21 @@ def test_real_faces_are_collected_from_the_training_half_only(tmp_path):
     assert faces.groups == ["maksssksksss340.jpg"] * 3
     photos = masked_photos(tmp_path, detect, align_size=128)
     assert photos.groups == ["maksssksksss340.jpg"] and photos.labels.tolist() == [1]
+
+
+def test_only_the_faces_to_paint_go_through_the_generator(tmp_path, monkeypatch):
+    import maskaway_cli.models.unet as unet
+    from maskaway_cli.unmask.pipeline import Unmasker
+
+    seen = []
+    real = unet.inpaint
+    monkeypatch.setattr(unet, "inpaint", lambda g, x, m: seen.append(len(x)) or real(g, x, m))
+    weights = make_weights(tmp_path / "w")
+    crop, _ = _masked_crop()
+    probs = np.full((3, 64, 64), 0.9, np.float32)
+    no = Unmasker({**weights, "presence": _presence_weights(tmp_path / "n.safetensors", bias=-6.0)}, device="cpu",
+                  min_confidence=0.95)
+    outs = no([crop] * 3, probs=probs)
+    assert seen == [] and all(np.array_equal(o.result, crop) for o in outs)
+    yes = Unmasker({**weights, "presence": _presence_weights(tmp_path / "y.safetensors", bias=6.0)}, device="cpu")
+    assert all(o.has_mask for o in yes([crop] * 3, probs=probs)) and seen == [3]

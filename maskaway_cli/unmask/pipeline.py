@@ -6,7 +6,7 @@ everything about files (finding inputs, workers, saving) lives in the ``unmask``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +214,23 @@ class Unmasker:
 
     def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray], confidence: list[float],
                  presence: list[float | None]) -> list[FaceOutput]:
+        outputs = []
+        for mask, conf, pres in zip(masks, confidence, presence):
+            fraction = float(mask.mean())
+            sure = conf >= self.min_confidence
+            has = fraction >= self.min_mask_fraction and (sure if pres is None else sure or pres >= self.min_presence)
+            outputs.append(FaceOutput(
+                mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
+                result=np.empty(0, np.uint8), mask_fraction=fraction, has_mask=has, confidence=conf,
+                presence=pres, worn=None if pres is None else pres >= self.min_presence,
+            ))
+        # Only the faces that get painted go through the generator; the others keep their crop.
+        paint = [i for i, o in enumerate(outputs) if o.has_mask]
+        filled = dict(zip(paint, self._generate([crops[i] for i in paint], [masks[i] for i in paint]))) if paint else {}
+        return [replace(o, result=filled.get(i, crops[i])) for i, o in enumerate(outputs)]
+
+    def _generate(self, crops: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+        """The generator's result for each crop, pasted into the crop inside its mask (uint8 RGB)."""
         import torch
 
         from maskaway_cli.models.unet import inpaint
@@ -228,18 +245,8 @@ class Unmasker:
             filled = inpaint(self.generator, self._tensor(small), m).float()  # (B,3,g,g) in [0,1]
         filled = (filled.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
         if self.gen_size != side:  # painted at the generator's size; the crop keeps its own outside the mask
-            filled = [np.where(mk[..., None], up, crop) for mk, up, crop in zip(masks, _resized(list(filled), side), crops)]
-        outputs = []
-        for crop, mask, result, conf, pres in zip(crops, masks, filled, confidence, presence):
-            fraction = float(mask.mean())
-            sure = conf >= self.min_confidence
-            has = fraction >= self.min_mask_fraction and (sure if pres is None else sure or pres >= self.min_presence)
-            outputs.append(FaceOutput(
-                mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
-                result=result if has else crop, mask_fraction=fraction, has_mask=has, confidence=conf,
-                presence=pres, worn=None if pres is None else pres >= self.min_presence,
-            ))
-        return outputs
+            return [np.where(mk[..., None], up, crop) for mk, up, crop in zip(masks, _resized(list(filled), side), crops)]
+        return list(filled)
 
     def _tensor(self, crops: list[np.ndarray]):
         """(B,S,S,3) uint8 RGB → (B,3,S,S) float32 in [0,1] on the device (channels-last under bf16)."""
