@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +42,12 @@ def crop(rgb: np.ndarray, box, side: int = SIDE) -> np.ndarray:
 def maskdet_crops(folder: Path) -> tuple[dict[str, list], dict[str, list]]:
     """{'x': crops, 'y': 1 masked / 0 not} for the training and the held-out half of the photos."""
     from maskaway_cli.imageio import load_rgb
+    from maskaway_cli.train.presence import held_out
 
     sets = {"train": {"x": [], "y": []}, "test": {"x": [], "y": []}}
     for line in (folder / "annotations.jsonl").read_text().splitlines():
         row = json.loads(line)
-        part = sets["train" if zlib.crc32(Path(row["file"]).name.encode()) % 2 == 0 else "test"]
+        part = sets["test" if held_out(row["file"]) else "train"]
         rgb = None
         for face in row["faces"]:
             x0, y0, x1, y1 = face["box"]

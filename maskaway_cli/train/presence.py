@@ -193,9 +193,9 @@ def out_of_fold_scores(real: Faces, synthetic: Faces, cfg: PresenceTrainConfig) 
     fold = np.array([zlib.crc32(g.encode()) // 2 % cfg.folds for g in real.groups])
     oof = np.zeros(len(real.labels), np.float32)
     for k in range(cfg.folds):
-        part = lambda keep: Faces(real.crops[keep], real.labels[keep], [])  # noqa: E731
-        model = train_classifier(part(fold != k), synthetic, cfg)
-        oof[fold == k] = scores(model, real.crops[fold == k])
+        rest = fold != k
+        model = train_classifier(Faces(real.crops[rest], real.labels[rest], []), synthetic, cfg)
+        oof[~rest] = scores(model, real.crops[~rest])
     return oof
 
 

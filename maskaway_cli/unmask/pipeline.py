@@ -175,11 +175,15 @@ class Unmasker:
                                      [presence.get(i) for i in range(start, min(stop, len(crops)))]))
         return out
 
+    def _worn(self, presence: float | None) -> bool | None:
+        """The presence model's verdict: a mask is worn (None without a presence model)."""
+        return None if presence is None else presence >= self.min_presence
+
     def _mask(self, probs: np.ndarray, presence: float | None) -> np.ndarray:
         """The cleaned mask; where the presence model is sure of a mask the segmenter barely sees (dark or
         printed real masks it was never shown), the mask is taken at a lower threshold."""
         mask = clean_mask(probs, self.threshold, grow=self.grow)
-        if presence is not None and presence >= self.min_presence and mask.mean() < self.min_mask_fraction:
+        if self._worn(presence) and mask.mean() < self.min_mask_fraction:
             mask = clean_mask(probs, self.threshold * RESCUE_THRESHOLD_FACTOR, grow=self.grow)
         return mask
 
@@ -214,15 +218,16 @@ class Unmasker:
 
     def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray], confidence: list[float],
                  presence: list[float | None]) -> list[FaceOutput]:
+        """Decide per face whether it is painted (a big enough mask, and the segmenter or the presence
+        model sure of it), then paint those."""
         outputs = []
         for mask, conf, pres in zip(masks, confidence, presence):
-            fraction = float(mask.mean())
-            sure = conf >= self.min_confidence
-            has = fraction >= self.min_mask_fraction and (sure if pres is None else sure or pres >= self.min_presence)
+            fraction, worn = float(mask.mean()), self._worn(pres)
+            has = fraction >= self.min_mask_fraction and (conf >= self.min_confidence or bool(worn))
             outputs.append(FaceOutput(
                 mask=(mask * 255).astype(np.uint8) if has else np.zeros_like(mask, np.uint8),
                 result=np.empty(0, np.uint8), mask_fraction=fraction, has_mask=has, confidence=conf,
-                presence=pres, worn=None if pres is None else pres >= self.min_presence,
+                presence=pres, worn=worn,
             ))
         # Only the faces that get painted go through the generator; the others keep their crop.
         paint = [i for i, o in enumerate(outputs) if o.has_mask]
