@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any, Optional
 
@@ -41,6 +42,9 @@ def _run(kind: str, cfg: Any, *, dry_run: bool, export: bool, json_out: bool) ->
     train = _core(kind)
     with GracefulStop() as stop, RichReporter() as reporter:
         result = train(cfg, reporter=reporter, stop=stop, export_only=export)
+    # DistributedDataParallel sits in reference cycles, so without a collection here its gloo process
+    # group is freed only during interpreter shutdown, where gloo's teardown can abort the process
+    gc.collect()
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for all
         if result.status == "interrupted":
             raise typer.Exit(EXIT_SIGTERM if result.signum == 15 else EXIT_SIGINT)

@@ -61,10 +61,13 @@ def start(d: Dist, device: torch.device) -> torch.device:
 
 
 def stop(d: Dist) -> None:
+    """Leave the process group together: a rank that tears gloo down while another still works (rank 0
+    exporting the weights) can abort in gloo's teardown, so every rank first waits at a barrier."""
     if d.enabled:
         import torch.distributed as tdist
 
         if tdist.is_initialized():
+            tdist.barrier()
             tdist.destroy_process_group()
 
 
