@@ -122,6 +122,48 @@ def test_faces_under_the_threshold_are_kept_only_where_two_passes_agree():
     assert kept == [sure, weak_a, weak_b]  # the lone 0.65 is not confirmed by any other pass
 
 
+def test_a_face_filling_the_frame_is_looked_for_once_more_in_a_plain_border(monkeypatch):
+    """Nothing found, mirrored or not: the photo is framed by RESCUE_PAD of its side in the network's mean
+    colour, and what is found there comes back in the photo's own pixels, box and landmarks."""
+    from maskaway_cli.faces import retina
+    from maskaway_cli.faces.detect import RetinaDetector
+
+    photo = np.full((100, 80, 3), 200, np.uint8)
+    pad = round(retina.RESCUE_PAD * 100)
+    seen = []
+
+    def fake(rgb, *, side, threshold, threads=1):
+        seen.append(rgb.shape[:2])
+        if rgb.shape[:2] != (100 + 2 * pad, 80 + 2 * pad):
+            return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
+        assert tuple(rgb[0, 0]) == tuple(round(v) for v in retina.MEAN_BGR[::-1])  # the border, in RGB
+        box = np.array([[pad + 5, pad + 10, pad + 75, pad + 100]], float)  # runs off the photo's foot
+        points = np.array([[[pad + 20, pad + 40]] * 5], float)
+        return box, np.array([0.9]), points
+
+    monkeypatch.setattr(retina, "detect", fake)
+    monkeypatch.setattr(retina, "session", lambda threads=1: None)
+    (face,) = RetinaDetector(DetectorConfig(min_face=20))(photo)
+    assert face.box == (5.0, 10.0, 75.0, 100.0) and face.points[0] == (20.0, 40.0)
+    assert (100 + 2 * pad, 80 + 2 * pad) in seen and seen[0] == (100, 80)  # the plain passes came first
+
+
+def test_a_photo_with_a_face_is_never_framed(monkeypatch):
+    from maskaway_cli.faces import retina
+    from maskaway_cli.faces.detect import RetinaDetector
+
+    seen = []
+
+    def fake(rgb, *, side, threshold, threads=1):
+        seen.append(rgb.shape[:2])
+        return np.array([[10.0, 10.0, 60.0, 60.0]]), np.array([0.95]), np.full((1, 5, 2), 30.0)
+
+    monkeypatch.setattr(retina, "detect", fake)
+    monkeypatch.setattr(retina, "session", lambda threads=1: None)
+    assert len(RetinaDetector(DetectorConfig(min_face=20))(np.zeros((100, 80, 3), np.uint8))) == 1
+    assert set(seen) == {(100, 80)}
+
+
 def test_retina_box_is_converted_to_a_square_hog_style_box():
     x0, y0, x1, y1 = to_predictor_box((100, 100, 180, 200), "retina")
     assert x1 - x0 == pytest.approx(y1 - y0) and (x1 - x0) < 90  # square, a little tighter

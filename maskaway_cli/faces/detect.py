@@ -101,7 +101,22 @@ class RetinaDetector:
             mirrored = np.ascontiguousarray(rgb[:, ::-1])
             flipped = self._passes(mirrored, retina.RESCUE_SIDES, retina.RESCUE_THRESHOLD)
             dets = [_unmirror(d, w) for d in flipped]
+        if not dets and self.config.confidence is None:
+            # Still nothing: a face that fills the frame, its chin or brow cut off, is not a face to a
+            # network trained on faces with a context around them. Framed in a plain border it often is
+            # (realmask's tight crops: 20 of the 70 faces still missed, 92.1% -> 94.3%).
+            dets = self._framed(rgb)
         return _finish(dets, rgb.shape, self.config)
+
+    def _framed(self, rgb: np.ndarray) -> list[Detection]:
+        import cv2
+
+        from maskaway_cli.faces import retina
+
+        pad = max(1, round(retina.RESCUE_PAD * max(rgb.shape[:2])))
+        fill = tuple(float(v) for v in retina.MEAN_BGR[::-1])  # RGB: the network's zero input
+        framed = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
+        return [_moved(d, -pad, -pad) for d in self._passes(framed, retina.RESCUE_SIDES, retina.RESCUE_THRESHOLD)]
 
     @staticmethod
     def _passes(rgb: np.ndarray, sides, threshold: float) -> list[Detection]:
@@ -123,6 +138,13 @@ def agreed(passes: list[list[Detection]], threshold: float, *, iou: float = 0.5)
         others = [d for j, p in enumerate(passes) if j != i for d in p]
         out += [d for d in dets if d.score >= threshold or any(box_iou(d.box, o.box) >= iou for o in others)]
     return out
+
+
+def _moved(det: Detection, dx: float, dy: float) -> Detection:
+    """A detection shifted by ``(dx, dy)`` pixels, box and points."""
+    x0, y0, x1, y1 = det.box
+    points = None if det.points is None else tuple((x + dx, y + dy) for x, y in det.points)
+    return Detection((x0 + dx, y0 + dy, x1 + dx, y1 + dy), det.score, points)
 
 
 def _unmirror(det: Detection, width: int) -> Detection:

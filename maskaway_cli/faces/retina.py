@@ -33,6 +33,7 @@ UPSAMPLE_SIDE = 960  # the third pass of photos smaller than this: their small f
 FACE_AT_INPUT = 32  # the fine pass scales the smallest wanted face to this many input pixels
 RESCUE_SIDES = (224, 384)  # the second look at a photo where nothing was found: mirrored, at these sides
 RESCUE_THRESHOLD = 0.5
+RESCUE_PAD = 0.25  # the last look: the photo framed by this share of its long side in the mean colour
 AGREE_THRESHOLD = 0.5  # a face under the detector's threshold is kept when two passes find it at this score
 MEAN_BGR = (104.0, 117.0, 123.0)  # what the network was trained with (BGR, 0..255)
 _STEPS = (8, 16, 32)
