@@ -115,6 +115,29 @@ def test_painted_region_gets_the_photos_own_grain():
     assert _fine_std(same.rgb, inner_same, 1.0) < 0.5
 
 
+def test_a_pixelated_photo_gets_no_grain_from_its_block_edges():
+    """Blocks of one value (a nearest-neighbour upscale, a posterized photo) read as strong texture to
+    the bands; copied inside, that is speckle. The ring's repeated-value share switches the grain off."""
+    import cv2
+
+    from maskaway_cli.faces.paste import _repeated_share
+
+    rng = np.random.default_rng(3)
+    small = np.clip(128 + rng.normal(0, 12, (50, 50, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    photo = cv2.resize(small, (400, 400), interpolation=cv2.INTER_NEAREST)  # 8 px blocks
+    matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:50, 20:44] = 255
+    crop = np.full((64, 64, 3), 128, np.uint8)
+    out = paste_back(photo, crop, mask, matrix)
+    inner = cv2.erode(out.region.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+    assert inner.sum() > 1000 and _fine_std(out.rgb, inner, 1.0) < 0.5
+    ring = ~out.region
+    assert _repeated_share(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), ring) > 0.8
+    noisy = np.clip(128 + rng.normal(0, 5, (400, 400, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    assert _repeated_share(cv2.cvtColor(noisy, cv2.COLOR_RGB2GRAY), ring) < 0.2
+
+
 def test_coarser_skin_texture_is_matched_band_by_band_on_big_faces():
     import cv2
 
