@@ -197,7 +197,9 @@ def test_full_photos_with_synthetic_masks(dataset, weights, tmp_path):
     p = json.loads(r.stdout)["photos"]
     assert p["counts"]["photos"] == 2 and p["counts"]["faces_masked"] == 2 and p["counts"]["skipped"] == 1
     assert p["skipped"][0]["photo"] == "blank.png" and "no face" in p["skipped"][0]["reason"]
-    assert set(p["inpainting"]["overall"]) == {"pipeline", "baseline_masked_input", "baseline_telea"}
+    assert set(p["inpainting"]["overall"]) == {"pipeline", "ceiling_true_face", "baseline_masked_input", "baseline_telea"}
+    ceiling, pipe = p["inpainting"]["overall"]["ceiling_true_face"], p["inpainting"]["overall"]["pipeline"]
+    assert ceiling["mask_psnr"] > pipe["mask_psnr"] and ceiling["identity"] == 1.0  # the true face, pasted
     base = p["inpainting"]["overall"]["baseline_masked_input"]
     assert base["mask_l1"] > 5 * base["full_l1"] > 0  # the mask is a small part of a whole photo
     for row in p["inpainting"]["overall"].values():  # photo-space detail and identity, every method

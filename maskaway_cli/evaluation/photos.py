@@ -2,6 +2,10 @@
 detection, alignment, segmentation, inpainting and paste-back, and are compared with the originals.
 
 Baselines on the same masked photos: the masked photo itself, and Telea inpainting of the true mask.
+``ceiling_true_face`` is the other end: each painted face replaced, inside the pipeline's own mask, by
+the true face aligned as the generator sees it (at its size), then pasted back by the same code. It is
+what a perfect generator of that size would score: how far the model is from its size's limit, and how
+far that limit is from the goal.
 In-mask numbers use the true (synthetic) mask warped into the photo. The sharpness ratio compares the
 painted region with the true face at half size; ``identity`` is the share of faces that dlib's face
 recogniser still matches to the right person among the original photos (``evaluation.identity``).
@@ -21,7 +25,7 @@ from maskaway_cli.evaluation.measure import image_metrics, telea
 from maskaway_cli.evaluation.tally import MeanTally
 from maskaway_cli.progress import Reporter, null_reporter
 
-PHOTO_METHODS = ("pipeline", "baseline_masked_input", "baseline_telea")
+PHOTO_METHODS = ("pipeline", "ceiling_true_face", "baseline_masked_input", "baseline_telea")
 SHARPNESS_SCALE = 0.5  # photos are compared for sharpness at half size (issue 13's measure)
 
 
@@ -103,7 +107,9 @@ def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: Pho
     truth = masked.binary > 0  # (H,W) bool
     types = {str(i.get("mask_type", "unknown")) for i in masked.infos}
     group = types.pop() if len(types) == 1 else "mixed"
-    runs = {"pipeline": result, "baseline_masked_input": masked.rgb, "baseline_telea": telea(masked.rgb, truth)}
+    runs = {"pipeline": result, "ceiling_true_face": true_face_ceiling(original, masked.rgb, outputs, unmasker=unmasker,
+                                                                      detect=detect),
+            "baseline_masked_input": masked.rgb, "baseline_telea": telea(masked.rgb, truth)}
     for method in PHOTO_METHODS:
         for metric, values in image_metrics(runs[method][None], original[None], truth[None],
                                             sharpness_scale=SHARPNESS_SCALE).items():
@@ -116,3 +122,25 @@ def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: Pho
     res.faces_masked += len(faces)
     res.faces_found += len(outputs)
     res.masks_removed += sum(o.has_mask for o in outputs)
+
+
+def true_face_ceiling(original: np.ndarray, masked: np.ndarray, outputs: list, *, unmasker, detect) -> np.ndarray:
+    """``masked`` with every face the pipeline painted (``outputs``, of ``unmask_photo``) replaced inside
+    its mask by the true face, aligned as the pipeline aligns it and brought to the generator's size and
+    back, pasted back by ``paste_faces``."""
+    from dataclasses import replace
+
+    from maskaway_cli.faces.align import align_face
+    from maskaway_cli.unmask.pipeline import _resized, aligned_faces, paste_faces
+
+    pairs = aligned_faces(masked, detect, unmasker.size)  # the same faces and matrices as unmask_photo's
+    if not pairs:
+        return masked
+    size, gen = unmasker.size, unmasker.gen_size
+    faked = []
+    for (found, aligned), out in zip(pairs, outputs):
+        true = align_face(original, found.landmarks, size).crop  # (S,S,3): the same matrix, true pixels
+        if gen != size:  # what the generator's grid can hold
+            true = _resized(_resized([true], gen), size)[0]
+        faked.append(replace(out, result=np.where(out.mask[..., None] > 0, true, aligned.crop)))
+    return paste_faces(masked, [a.matrix for _, a in pairs], faked)[0]
