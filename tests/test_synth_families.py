@@ -120,7 +120,7 @@ def test_lookalikes_leave_the_mouth_alone_and_are_in_both_images(tmp_path):
 
     face, lm = _face(), mean_face_landmarks(128)
     kinds = {}
-    for seed in range(8):
+    for seed in range(16):
         out, info = lookalike.draw(face, lm, np.random.default_rng(seed))
         changed = np.abs(out.astype(int) - face.astype(int)).max(axis=2) > 10
         assert changed.sum() > 50, info  # something visible was drawn
@@ -136,6 +136,22 @@ def test_lookalikes_leave_the_mouth_alone_and_are_in_both_images(tmp_path):
     lips = np.zeros(face.shape[:2], bool)
     lips[int(lm[50:53, 1].min()):int(lm[56:59, 1].max()), int(lm[48, 0]):int(lm[54, 0])] = True
     assert not (kinds["scarf"] & lips).any() and not (kinds["microphone"] & lips).any()
+    # a beard covers the jaw and chin inside the outline, under the nose, and lets the lips through
+    lip_line = np.zeros(face.shape[:2], np.uint8)
+    cv2.fillPoly(lip_line, [lm[48:60].astype(np.int32)], 1)
+    inner_lips = cv2.erode(lip_line, np.ones((3, 3), np.uint8)) > 0
+    beard = kinds["beard"]
+    nose = (slice(None, int(lm[31:36, 1].min())), slice(int(lm[31, 0]), int(lm[35, 0]) + 1))
+    assert beard[inside > 0].mean() > 0.2 and not beard[nose].any()  # up the jaw, never over the nose
+    assert not beard[: int(min(lm[1, 1], lm[15, 1]))].any()  # nor above the cheeks
+    assert beard[inner_lips].mean() < 0.1
+    # a hand covers the mouth, in the face's own skin tone
+    from maskaway_cli.synth.lookalike import _hand, _skin_tone
+
+    hand = _hand(face, lm, np.random.default_rng(0))
+    covered = np.abs(hand.astype(int) - face.astype(int)).max(axis=2) > 10
+    assert covered[inner_lips].mean() > 0.8
+    assert np.abs(np.median(hand[covered], axis=0) - _skin_tone(face, lm)).max() < 30
 
     src = tmp_path / "src"
     src.mkdir()
