@@ -10,7 +10,8 @@ A 128 px face upsampled onto a big photo has no detail finer than a crop pixel, 
 patch in a grainy photo. So the photo's own detail is measured, band by band (octaves of 1, 2, 4 photo
 px: sensor and JPEG noise, then pores and skin texture), in a ring of real skin just outside the
 region; each band finer than a crop pixel gets band-limited grain inside the region, as strong as
-the ring's minus what the painted face already has there, as compositors do.
+the ring's minus what the painted face already has there, as compositors do. A ring made mostly of
+repeated pixel values (a pixelated or posterized photo) gets none: its block edges are not grain.
 """
 
 from __future__ import annotations
