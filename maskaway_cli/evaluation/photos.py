@@ -94,8 +94,8 @@ def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: Pho
     from maskaway_cli.evaluation.identity import descriptor, person_of
     from maskaway_cli.faces.landmarks import predict_landmarks
     from maskaway_cli.imageio import load_rgb
-    from maskaway_cli.unmask.pipeline import unmask_photo
     from maskaway_cli.synth.photo import mask_photo
+    from maskaway_cli.unmask.pipeline import aligned_faces, unmask_aligned
 
     original = load_rgb(path)  # (H,W,3) uint8 RGB
     found = detect(original)
@@ -103,12 +103,13 @@ def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: Pho
     if not faces:
         raise MaskAwayError("no face found to put a mask on")
     masked = mask_photo(original, faces, synth, rng)
-    result, _, outputs = unmask_photo(masked.rgb, unmasker, detect)
+    pairs = aligned_faces(masked.rgb, detect, unmasker.size)  # what unmask_photo does, kept for the ceiling
+    result, _, outputs = unmask_aligned(masked.rgb, [a for _, a in pairs], unmasker)
     truth = masked.binary > 0  # (H,W) bool
     types = {str(i.get("mask_type", "unknown")) for i in masked.infos}
     group = types.pop() if len(types) == 1 else "mixed"
-    runs = {"pipeline": result, "ceiling_true_face": true_face_ceiling(original, masked.rgb, outputs, unmasker=unmasker,
-                                                                      detect=detect),
+    runs = {"pipeline": result, "ceiling_true_face": true_face_ceiling(original, masked.rgb, pairs, outputs,
+                                                                      gen_size=unmasker.gen_size),
             "baseline_masked_input": masked.rgb, "baseline_telea": telea(masked.rgb, truth)}
     for method in PHOTO_METHODS:
         for metric, values in image_metrics(runs[method][None], original[None], truth[None],
@@ -124,23 +125,21 @@ def _one(path: Path, rng: np.random.Generator, unmasker, detect, synth, res: Pho
     res.masks_removed += sum(o.has_mask for o in outputs)
 
 
-def true_face_ceiling(original: np.ndarray, masked: np.ndarray, outputs: list, *, unmasker, detect) -> np.ndarray:
-    """``masked`` with every face the pipeline painted (``outputs``, of ``unmask_photo``) replaced inside
-    its mask by the true face, aligned as the pipeline aligns it and brought to the generator's size and
-    back, pasted back by ``paste_faces``."""
+def true_face_ceiling(original: np.ndarray, masked: np.ndarray, pairs: list, outputs: list, *,
+                      gen_size: int) -> np.ndarray:
+    """``masked`` with every face the pipeline painted (``outputs`` for the found and aligned ``pairs``)
+    replaced inside its mask by the true face, aligned with the same landmarks and brought to the
+    generator's size and back, pasted back by ``paste_faces``."""
     from dataclasses import replace
 
     from maskaway_cli.faces.align import align_face
-    from maskaway_cli.unmask.pipeline import _resized, aligned_faces, paste_faces
+    from maskaway_cli.unmask.pipeline import _resized, paste_faces
 
-    pairs = aligned_faces(masked, detect, unmasker.size)  # the same faces and matrices as unmask_photo's
-    if not pairs:
-        return masked
-    size, gen = unmasker.size, unmasker.gen_size
     faked = []
     for (found, aligned), out in zip(pairs, outputs):
+        size = aligned.crop.shape[0]
         true = align_face(original, found.landmarks, size).crop  # (S,S,3): the same matrix, true pixels
-        if gen != size:  # what the generator's grid can hold
-            true = _resized(_resized([true], gen), size)[0]
+        if gen_size != size:  # what the generator's grid can hold
+            true = _resized(_resized([true], gen_size), size)[0]
         faked.append(replace(out, result=np.where(out.mask[..., None] > 0, true, aligned.crop)))
     return paste_faces(masked, [a.matrix for _, a in pairs], faked)[0]

@@ -45,9 +45,7 @@ def _scarf(face: np.ndarray, lm: np.ndarray, rng: np.random.Generator) -> np.nda
     centre = lm[30].astype(np.float32)  # the nose tip: the jaw is pushed away from it, so it clears the face
     top = centre + (jaw[2:15] - centre) * (1 + rng.uniform(0.12, 0.3))  # (13,2) the scarf's upper edge
     poly = np.concatenate([top, [[top[-1, 0] + s * 0.2, s * 1.2], [top[0, 0] - s * 0.2, s * 1.2]]])
-    area = np.zeros(face.shape[:2], np.float32)
-    cv2.fillPoly(area, [np.round(poly * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-    area = cv2.GaussianBlur(area, (0, 0), sigmaX=0.7)
+    area = _fill(poly, face.shape[:2], soft=0.7)
     colour = appearance.random_color(rng)
     texture = appearance.TEXTURES[int(rng.integers(len(appearance.TEXTURES)))] if rng.random() < 0.5 else None
     cloth = (appearance.texture_rgb(texture, s, s, colour) if texture else np.full((s, s, 3), colour, np.float32))

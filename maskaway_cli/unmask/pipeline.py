@@ -329,7 +329,11 @@ def paste_faces(rgb: np.ndarray, matrices: list[np.ndarray], outputs: list[FaceO
 
 def unmask_photo(rgb: np.ndarray, unmasker: Unmasker, detect) -> tuple[np.ndarray, np.ndarray, list[FaceOutput]]:
     """The whole pipeline on one photo in this process: (result (H,W,3) uint8, changed region, per-face outputs)."""
-    faces = [aligned for _, aligned in aligned_faces(rgb, detect, unmasker.size)]
+    return unmask_aligned(rgb, [aligned for _, aligned in aligned_faces(rgb, detect, unmasker.size)], unmasker)
+
+
+def unmask_aligned(rgb: np.ndarray, faces: list, unmasker: Unmasker) -> tuple[np.ndarray, np.ndarray, list[FaceOutput]]:
+    """:func:`unmask_photo` for faces already found and aligned (``AlignedFace``, at ``unmasker.size``)."""
     outputs = unmasker([f.crop for f in faces]) if faces else []
     result, region = paste_faces(rgb, [f.matrix for f in faces], outputs)
     return result, region, outputs
