@@ -81,13 +81,16 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="count every photo, not only the held-out half")
     args = parser.parse_args()
     from maskaway_cli.faces.detect import DetectorConfig, make_detector
-    from maskaway_cli.train.presence import held_out
+    from maskaway_cli.train.presence import held_out, seen_every_photo
     from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights
 
     use = (lambda name: True) if args.all else held_out
     detect = make_detector(DetectorConfig(min_face=20))
     unmasker = Unmasker(resolve_weights(tuple(args.weights)), device="cpu", threshold=args.threshold,
                         min_presence=args.min_presence, min_confidence=args.min_confidence)
+    if seen_every_photo(unmasker.weights):
+        print("note: the presence model was trained on every photo here: these figures are not held out for it "
+              "(pass --weights with a model trained on the training half to measure the recipe)")
     start = time.perf_counter()
     r = maskdet(args.shared / "faces" / "maskdet", detect, unmasker, args.min_size, use)
     half = "all photos" if args.all else "held-out half"

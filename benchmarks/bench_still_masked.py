@@ -134,7 +134,7 @@ def main() -> None:
     from maskaway_cli.faces.landmarks import predict_landmarks
     from maskaway_cli.synth.compose import MaskSynthesizer, SynthOptions
     from maskaway_cli.synth.photo import mask_photo
-    from maskaway_cli.train.presence import held_out
+    from maskaway_cli.train.presence import held_out, seen_every_photo
     from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights, unmask_photo
 
     faces = args.shared / "faces"
@@ -149,6 +149,8 @@ def main() -> None:
 
     detect = make_detector(DetectorConfig())
     unmasker = Unmasker(resolve_weights(tuple(args.weights)), device="cpu")
+    if seen_every_photo(unmasker.weights):
+        print("note: the presence model was trained on every realmask photo: the realmask figure is not held out")
 
     def outputs_of(items) -> list[np.ndarray]:
         return [crop(unmask_photo(rgb, unmasker, detect)[0], box) for rgb, box in items]

@@ -9,7 +9,7 @@ import pytest
 from tests.unmask_helpers import make_weights
 
 
-def _presence_weights(path, *, bias: float, threshold: float = 0.5):
+def _presence_weights(path, *, bias: float, threshold: float = 0.5, train: dict | None = None):
     """A presence model whose score is (almost) fixed by the bias of its head."""
     import torch
 
@@ -22,7 +22,7 @@ def _presence_weights(path, *, bias: float, threshold: float = 0.5):
         model.head[1].weight.zero_()
         model.head[1].bias.fill_(bias)
     meta = WeightsMeta(kind="presence", arch=PresenceConfig().to_dict(), image_size=128,
-                       info={"calibration": {"threshold": threshold}})
+                       info={"calibration": {"threshold": threshold}, **({"train": train} if train else {})})
     return save_weights(path, model.state_dict(), meta)
 
 
@@ -186,7 +186,7 @@ def test_real_faces_are_collected_from_the_training_half_only(tmp_path):
     rows = [{"file": "maksssksksss340.jpg", "faces": [
                 {"box": [133, 83, 195, 140], "label": "without_mask"}, {"box": [243, 85, 308, 147], "label": "with_mask"},
                 {"box": [458, 68, 527, 157], "label": "mask_worn_incorrectly"}, {"box": [0, 300, 8, 308], "label": "with_mask"}]},
-            {"file": "maksssksksss106.jpg", "faces": [{"box": [154, 51, 423, 391], "label": "with_mask"}]}]
+            {"file": "maksssksksss106.jpg", "faces": [{"box": [210, 10, 380, 225], "label": "with_mask"}]}]
     (tmp_path / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     detect = make_detector(DetectorConfig(min_face=16))
     faces = labelled_faces(tmp_path, detect, align_size=128)
@@ -195,6 +195,22 @@ def test_real_faces_are_collected_from_the_training_half_only(tmp_path):
     assert faces.groups == ["maksssksksss340.jpg"] * 3
     photos = masked_photos(tmp_path, detect, align_size=128)
     assert photos.groups == ["maksssksksss340.jpg"] and photos.labels.tolist() == [1]
+    # the released model is trained on both halves
+    every = labelled_faces(tmp_path, detect, align_size=128, all_photos=True)
+    assert every.labels.tolist() == [0, 1, 1, 1] and every.groups[-1] == "maksssksksss106.jpg"
+    assert masked_photos(tmp_path, detect, align_size=128, all_photos=True).groups == [
+        "maksssksksss106.jpg", "maksssksksss340.jpg"]
+
+
+def test_a_presence_model_trained_on_every_photo_is_flagged(tmp_path):
+    """The benchmarks say when their held-out half is not held out for the presence model."""
+    from maskaway_cli.train.presence import seen_every_photo
+
+    half = _presence_weights(tmp_path / "h.safetensors", bias=0.0, train={"photos": "training half"})
+    every = _presence_weights(tmp_path / "a.safetensors", bias=0.0, train={"photos": "all"})
+    assert seen_every_photo({"presence": every})
+    assert not seen_every_photo({"presence": half}) and not seen_every_photo({})
+    assert not seen_every_photo({"presence": _presence_weights(tmp_path / "o.safetensors", bias=0.0)})
 
 
 def test_only_the_faces_to_paint_go_through_the_generator(tmp_path, monkeypatch):

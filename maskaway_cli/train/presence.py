@@ -7,9 +7,10 @@ Data, every face aligned exactly as ``unmask`` aligns it (detector → 68 landma
 - photos of masked people (one face each, the largest): all positives.
 - a ``maskaway generate`` dataset: its masked crops, positive unless the manifest says ``none``.
 
-Photos are split in two by a hash of their name: the even half is for training, the odd half is never
-used here (``benchmarks/bench_realphotos.py`` measures on it). The threshold comes from out-of-fold
-scores on the training half, so it is set on faces the scoring model never saw.
+Photos are split in two by a hash of their name: the even half is for training, the odd half is held out
+(``benchmarks/bench_realphotos.py`` measures on it). ``all_photos=True`` takes both halves, for a user's own
+labelled photos or a model trained once a recipe is chosen. The threshold comes from out-of-fold scores
+either way, so it is set on faces the scoring model never saw.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ MATCH_IOU = 0.3
 def held_out(name: str) -> bool:
     """The odd half by a hash of the file name: never trained on (the same split the benchmarks use)."""
     return zlib.crc32(Path(name).name.encode()) % 2 == 1
+
+
+def seen_every_photo(weights: dict[str, Path]) -> bool:
+    """Whether the presence model among ``weights`` was trained on both halves of the real photos (then the
+    benchmarks' "held-out" figures are not held out for it)."""
+    from maskaway_cli.weights_io import read_meta
+
+    path = weights.get("presence")
+    return path is not None and read_meta(path).info.get("train", {}).get("photos") == "all"
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,10 @@ def _small(crop: np.ndarray, side: int) -> np.ndarray:
     return crop if crop.shape[0] == side else cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
 
 
-def labelled_faces(folder: Path, detect, *, align_size: int, side: int = 64, min_size: int = 16) -> Faces:
-    """The labelled faces of the training half of ``folder/annotations.jsonl`` that the detector finds."""
+def labelled_faces(folder: Path, detect, *, align_size: int, side: int = 64, min_size: int = 16,
+                   all_photos: bool = False) -> Faces:
+    """The labelled faces of ``folder/annotations.jsonl`` that the detector finds: of the training half,
+    or of every photo with ``all_photos``."""
     from maskaway_cli.faces.detect import box_iou
     from maskaway_cli.imageio import load_rgb
     from maskaway_cli.unmask.pipeline import aligned_faces
@@ -77,7 +89,7 @@ def labelled_faces(folder: Path, detect, *, align_size: int, side: int = 64, min
     crops, labels, groups = [], [], []
     for line in (folder / "annotations.jsonl").read_text().splitlines():
         row = json.loads(line)
-        if held_out(row["file"]):
+        if held_out(row["file"]) and not all_photos:
             continue
         found = aligned_faces(load_rgb(folder / row["file"]), detect, align_size)
         for face in row["faces"]:
@@ -92,15 +104,16 @@ def labelled_faces(folder: Path, detect, *, align_size: int, side: int = 64, min
     return Faces(np.array(crops, np.uint8).reshape(-1, side, side, 3), np.array(labels, np.int64), groups)
 
 
-def masked_photos(folder: Path, detect, *, align_size: int, side: int = 64) -> Faces:
-    """The largest face of every photo of the training half of ``folder`` (all of masked people)."""
+def masked_photos(folder: Path, detect, *, align_size: int, side: int = 64, all_photos: bool = False) -> Faces:
+    """The largest face of every photo of ``folder`` (all of masked people): of the training half, or of
+    every photo with ``all_photos``."""
     from maskaway_cli.data.sources import IMAGE_SUFFIXES
     from maskaway_cli.imageio import load_rgb
     from maskaway_cli.unmask.pipeline import aligned_faces
 
     crops, groups = [], []
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        if held_out(path.name):
+        if held_out(path.name) and not all_photos:
             continue
         found = aligned_faces(load_rgb(path), detect, align_size)
         if found:
