@@ -115,6 +115,33 @@ def test_painted_region_gets_the_photos_own_grain():
     assert _fine_std(same.rgb, inner_same, 1.0) < 0.5
 
 
+def test_the_masks_own_rim_leaves_no_outline():
+    """A white mask on dark skin, segmented exactly: every pixel of it gets the painted face at full weight.
+    With the soft edge reaching inside the mask, its rim kept about two thirds of its white."""
+    photo = np.full((400, 400, 3), (70, 45, 35), np.uint8)  # dark skin
+    photo[200:280, 160:256] = 250  # the mask: crop rows 30-49, columns 20-43 at 4 photo px per crop px
+    matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:50, 20:44] = 255
+    crop = np.full((64, 64, 3), (70, 45, 35), np.uint8)  # painted skin inside, the photo's skin outside
+    out = paste_back(photo, crop, mask, matrix)
+    assert out.rgb[200:280, 160:256].max() < 90  # no white left, not even at the rim
+    assert out.region[200:280, 160:256].all()
+
+
+def test_grain_strengths_fit_every_band_without_overfilling_one():
+    """The coarse tile also measures in the finer band; filling coarse to fine, it alone overfilled it."""
+    from maskaway_cli.faces.paste import _fit_strengths, _leakage
+
+    leak = np.asarray(_leakage())
+    need = [2.0**2, 1.9**2, 3.0**2]  # a portrait's ring, squared, per band (fine to coarse)
+    x = np.asarray(_fit_strengths(need, leak.tolist()))
+    assert (x >= 0).all()
+    ratio = np.sqrt(leak.T @ x / np.asarray(need))  # strength each band measures / the ring's
+    assert np.all((ratio > 0.7) & (ratio < 1.3)), ratio  # the old fill: 1.0, 1.41, 1.0
+    assert _fit_strengths([0.0, -1.0, 0.0], leak.tolist()) == [0.0, 0.0, 0.0]  # nothing lacking: no grain
+
+
 def test_a_pixelated_photo_gets_no_grain_from_its_block_edges():
     """Blocks of one value (a nearest-neighbour upscale, a posterized photo) read as strong texture to
     the bands; copied inside, that is speckle. The ring's repeated-value share switches the grain off."""
@@ -166,8 +193,9 @@ def test_coarser_skin_texture_is_matched_band_by_band_on_big_faces():
 
     weight = np.zeros(photo.shape[:2], np.float32)
     weight[200:400, 200:400] = 1.0
-    assert not _grain(photo, photo.astype(np.float32), weight, 6.0, 3, seed=0).any()
-    assert _grain(photo, np.full(photo.shape, 128, np.float32), weight, 6.0, 3, seed=0).std() > 3
+    everywhere = np.ones(weight.shape, bool)
+    assert not _grain(photo, photo.astype(np.float32), weight, 6.0, 3, upper=everywhere, seed=0).any()
+    assert _grain(photo, np.full(photo.shape, 128, np.float32), weight, 6.0, 3, upper=everywhere, seed=0).std() > 3
 
 
 def test_a_mask_running_off_the_crop_fades_out_at_the_crop_border():
