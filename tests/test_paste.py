@@ -129,6 +129,27 @@ def test_the_masks_own_rim_leaves_no_outline():
     assert out.region[200:280, 160:256].all()
 
 
+def test_grain_is_set_by_the_skin_above_the_masks_middle():
+    """Below the mask's middle the ring runs over the jaw line, hair and background: rough texture there
+    must not make the smooth skin above (the cheeks, like the skin under the mask) sandpapery."""
+    import cv2
+
+    rng = np.random.default_rng(4)
+    photo = np.clip(128 + rng.normal(0, 2, (400, 400, 1)), 0, 255)
+    photo[240:] = np.clip(128 + rng.normal(0, 25, (160, 400, 1)), 0, 255)  # below the middle: hair
+    photo = photo.astype(np.uint8).repeat(3, axis=2)
+    matrix = np.array([[0.25, 0, -20.0], [0, 0.25, -20.0]])  # mask rows 30-49 -> photo rows 200-279
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:50, 20:44] = 255
+    crop = np.full((64, 64, 3), 128, np.uint8)
+    out = paste_back(photo, crop, mask, matrix)
+    inner = cv2.erode(out.region.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+    cheeks = np.zeros(photo.shape[:2], bool)
+    cheeks[100:190, 60:360] = True
+    skin, painted = _fine_std(photo, cheeks, 1.0), _fine_std(out.rgb, inner, 1.0)
+    assert 0.6 * skin < painted < 1.6 * skin, (skin, painted)
+
+
 def test_grain_strengths_fit_every_band_without_overfilling_one():
     """The coarse tile also measures in the finer band; filling coarse to fine, it alone overfilled it."""
     from maskaway_cli.faces.paste import _fit_strengths, _leakage
