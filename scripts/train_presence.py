@@ -4,9 +4,9 @@
         --masked ../shared/faces/realmask --synthetic datasets/utk128f [--synthetic-faces 6000]
 
 Only the even half of the real photos (by a hash of the name) is used; the odd half is what
-``benchmarks/bench_realphotos.py`` measures on. With ``--all-photos`` both halves are used (the
-released model: compare recipes without it, then train the release on everything); the benchmarks' real
-figures for it are then no longer held out, and they say so. The threshold, set on out-of-fold scores so
+``benchmarks/bench_realphotos.py`` measures on. With ``--all-photos`` both halves are used (for your own
+labelled photos; the bundled model keeps the odd half held out); the benchmarks' real figures for such a
+model are no longer held out, and they say so. The threshold, set on out-of-fold scores so
 that at most 2% of the real unmasked faces pass it, is stored in the weights' metadata; then one model is
 trained on all of those faces and written to ``OUT/weights.safetensors`` (bundle it with
 ``scripts/bundle_weights.py OUT``).

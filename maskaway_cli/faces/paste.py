@@ -11,7 +11,8 @@ patch in a grainy photo. So the photo's own detail is measured, band by band (oc
 px: sensor and JPEG noise, then pores and skin texture), in a ring of real skin just outside the
 region, above the mask's middle (cheeks, not jaw and hair); the bands finer than a crop pixel get
 band-limited grain inside the region, fitted together to the ring's strength less what the painted face
-already has there, as compositors do. A ring made mostly of repeated pixel values (a pixelated or posterized photo) gets none: its block edges are not grain.
+already has there, as compositors do. A ring made mostly of repeated pixel values (a pixelated or
+posterized photo) gets none: its block edges are not grain.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def _match_colour(crop: np.ndarray, mask: np.ndarray, band: float) -> np.ndarray
     # Only the upper half of the bands: above the mask's middle the ring is cheek and nose on an
     # aligned face, below it often the background, the neck or the chin's shadow (a wide mask's ring
     # on a dark door turned the painted skin grey).
-    upper = np.arange(mask.shape[0])[:, None] < np.nonzero(mask)[0].mean() if mask.any() else True
+    upper = _upper_half(mask) > 0
     if (inner & upper).sum() >= 4 and (outer & upper).sum() >= 4:
         inner, outer = inner & upper, outer & upper
     if inner.sum() < 4 or outer.sum() < 4:
