@@ -46,6 +46,22 @@ def save_weights(path: Path, state_dict: dict[str, Any], meta: WeightsMeta) -> P
     return path
 
 
+def fingerprint(model) -> str:
+    """A short sha256 of a model's tensors as fp16, in key order: the same for a run's fp32 weights and
+    their fp16 bundle, different for any other training. Ties a presence probe to its segmenter."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        if value.is_floating_point():
+            value = value.to(torch.float16)
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def read_meta(path: Path) -> WeightsMeta:
     """Read only the metadata of a weights file."""
     from safetensors import safe_open

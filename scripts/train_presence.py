@@ -10,6 +10,11 @@ model are no longer held out, and they say so. The threshold, set on out-of-fold
 that at most 2% of the real unmasked faces pass it, is stored in the weights' metadata; then one model is
 trained on all of those faces and written to ``OUT/weights.safetensors`` (bundle it with
 ``scripts/bundle_weights.py OUT``).
+
+With ``--segmenter`` (a weights file or run folder, as ``--weights`` takes them) a linear probe on that
+segmenter's pooled encoder activations is fitted on the same real faces and stored beside the CNN; the
+threshold is then set on the out-of-fold combined score, and the CNN's own threshold is kept for use with
+any other segmenter. ``unmask`` uses the probe only with that segmenter.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ def main() -> None:
     parser.add_argument("--widths", default="24,48,96,160", help="filters per level (comma-separated)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--all-photos", action="store_true", help="train on both halves of the real photos")
+    parser.add_argument("--segmenter", help="fit a probe on this segmenter's encoder too (weights file or run)")
     args = parser.parse_args()
 
     import numpy as np
@@ -45,26 +51,47 @@ def main() -> None:
     widths = tuple(int(w) for w in args.widths.split(","))
     cfg = P.PresenceTrainConfig(model=PresenceConfig(widths=widths), steps=args.steps, seed=args.seed)
     detect = make_detector(DetectorConfig(min_face=16))
-    real = P.Faces.join([P.labelled_faces(f, detect, align_size=128, all_photos=args.all_photos) for f in args.labelled]
-                        + [P.masked_photos(f, detect, align_size=128, all_photos=args.all_photos) for f in args.masked])
+    side = 128 if args.segmenter else 64  # the probe reads the segmenter at its own size
+    real = P.Faces.join([P.labelled_faces(f, detect, align_size=128, side=side, all_photos=args.all_photos)
+                         for f in args.labelled]
+                        + [P.masked_photos(f, detect, align_size=128, side=side, all_photos=args.all_photos)
+                           for f in args.masked])
     synthetic = (P.synthetic_faces(args.synthetic, limit=args.synthetic_faces, seed=args.seed)
                  if args.synthetic else P.Faces.join([]))
     print(f"real faces {len(real.labels)} ({real.labels.mean():.1%} masked), synthetic {len(synthetic.labels)}"
           f" ({time.perf_counter() - start:.0f} s)", flush=True)
+    summaries, seg_id = _summaries(args.segmenter, real.crops) if args.segmenter else (None, None)
+    real = P.Faces(np.stack([P.small(c, 64) for c in real.crops]) if len(real.labels) else real.crops,
+                   real.labels, real.groups)
     oof = P.out_of_fold_scores(real, synthetic, cfg)
     calibration = P.calibrate(oof, real.labels, max_false_positive=cfg.max_false_positive)
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out / "out_of_fold.npz", scores=oof, labels=real.labels, groups=np.array(real.groups))
-    print(f"out of fold: {json.dumps(calibration)} ({time.perf_counter() - start:.0f} s)", flush=True)
+    saved = {"scores": oof, "labels": real.labels, "groups": np.array(real.groups)}
     model = P.train_classifier(real, synthetic, cfg)
-    info = {"calibration": calibration, "train": {**asdict(cfg), "model": cfg.model.to_dict(), "real_faces": len(real.labels),
+    if summaries is not None:
+        model, calibration, saved["combined"] = P.attach_probe(model, summaries, real, oof, calibration,
+                                                               cfg=cfg, segmenter=seg_id)
+    np.savez_compressed(args.out / "out_of_fold.npz", **saved)
+    print(f"out of fold: {json.dumps(calibration)} ({time.perf_counter() - start:.0f} s)", flush=True)
+    info = {"calibration": calibration, "train": {**asdict(cfg), "model": model.config.to_dict(),
+                                                  "real_faces": len(real.labels),
                                                   "synthetic_faces": len(synthetic.labels),
                                                   "photos": "all" if args.all_photos else "training half",
                                                   "sources": [str(p) for p in args.labelled + args.masked]
                                                   + ([str(args.synthetic)] if args.synthetic else [])}}
-    meta = WeightsMeta(kind="presence", arch=cfg.model.to_dict(), image_size=128, info=info)
+    meta = WeightsMeta(kind="presence", arch=model.config.to_dict(), image_size=128, info=info)
     path = save_weights(args.out / "weights.safetensors", model.state_dict(), meta)
     print(f"{path} ({time.perf_counter() - start:.0f} s)")
+
+
+def _summaries(segmenter: str, crops):
+    """The segmenter's pooled encoder activations for 128 px crops, computed as ``unmask`` computes them,
+    and the segmenter's fingerprint."""
+    from maskaway_cli.unmask.pipeline import Unmasker, resolve_weights
+    from maskaway_cli.weights_io import fingerprint
+
+    unmasker = Unmasker(resolve_weights((segmenter,), need=("segmenter", "generator"), optional=()), device="cpu")
+    return unmasker.segment(list(crops))[1], fingerprint(unmasker.segmenter)
 
 
 if __name__ == "__main__":

@@ -128,7 +128,8 @@ def test_faces_without_a_found_mask_are_measured_unchanged(dataset, tmp_path):
     unmasker = Unmasker(w, device="cpu")
     import torch
 
-    unmasker.segmenter = lambda x: torch.full((x.shape[0], 1, *x.shape[2:]), -10.0)  # (B,1,S,S) "no mask"
+    unmasker.segmenter = lambda x, pooled: (torch.full((x.shape[0], 1, *x.shape[2:]), -10.0),  # "no mask"
+                                            torch.zeros(x.shape[0], 8))
     index = read_dataset(dataset)
     res = measure_crops(select(index, index.split("test"), limit=None), unmasker, batch_size=2)
     assert sum(res.no_mask.values()) == 5

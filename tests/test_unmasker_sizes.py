@@ -88,7 +88,7 @@ def test_a_mask_found_with_too_little_confidence_is_left_unpainted(tmp_path):
     crop = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     probs = np.zeros((64, 64), np.float32)
     probs[30:60, 10:54] = 0.6  # a big mask, but a hesitant one
-    unmasker.probabilities = lambda crops: np.stack([probs] * len(crops))  # the segmenter's verdict
+    unmasker.segment = lambda crops: (np.stack([probs] * len(crops)), np.zeros((len(crops), 8), np.float32))  # its verdict
     [out] = unmasker([crop])
     assert not out.has_mask and out.mask_fraction > 0.2 and out.confidence == pytest.approx(0.6)
     assert np.array_equal(out.result, crop)  # untouched

@@ -66,8 +66,8 @@ def run_pipeline(unmasker, masked: np.ndarray) -> tuple[np.ndarray, list]:
     """What ``unmasker(crops)`` does (threshold, clean, inpaint, too-small check), with the segmenter run
     once so the raw mask comes for free. Returns (raw (B,S,S) bool, per-face ``FaceOutput``); a test
     checks the outputs equal ``unmasker(crops)``."""
-    probs = seg_probs(unmasker, masked)  # (B,S,S) float32
-    return probs >= unmasker.threshold, unmasker(list(masked), probs=probs)
+    probs, summary = unmasker.segment(list(masked))  # (B,S,S) float32, (B,F)
+    return probs >= unmasker.threshold, unmasker(list(masked), probs=probs, summary=summary)
 
 
 def _measure_batch(batch: Batch, unmasker, res: CropResults, sheet_ids: set[str]) -> None:

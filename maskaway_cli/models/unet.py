@@ -113,15 +113,31 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(w[0], config.out_channels, 1)
         self.pool = nn.MaxPool2d(2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, pooled: bool = False):
+        """``pooled``: also return the encoder's summary (:meth:`pooled_width` features per image)."""
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))
             skips.append(x)
         x = self.context(skips.pop())  # bottleneck: (B,w[depth],H/2^depth,W/2^depth)
+        summary = _summary(skips, x) if pooled else None
         for i in reversed(range(self.config.depth)):
             x = self.merge[i](torch.cat([self.up[i](x), skips[i]], dim=1))
-        return self.head(x)
+        return (self.head(x), summary) if pooled else self.head(x)
+
+    def pooled_width(self) -> int:
+        w = self.config.widths()
+        return sum(w[1:-1]) + 2 * w[-1]
+
+
+def _summary(skips: list[torch.Tensor], bottleneck: torch.Tensor) -> torch.Tensor:
+    """What the encoder saw, pooled: the mean of every level below full resolution and of the bottleneck
+    over the face and over its lower half (where a mask sits). (B, sum(w[1:-1]) + 2 w[-1]) float32.
+    The full-resolution level is left out: it holds edges and colour, not "is this a mask"."""
+    half = bottleneck.shape[2] // 2
+    parts = [s.float().mean(dim=(2, 3)) for s in skips[1:]]  # (B,w[i]) for levels 1..depth-1
+    parts += [bottleneck.float().mean(dim=(2, 3)), bottleneck[:, :, half:].float().mean(dim=(2, 3))]
+    return torch.cat(parts, dim=1)
 
 
 class Segmenter(nn.Module):
@@ -137,8 +153,9 @@ class Segmenter(nn.Module):
         self.config = config
         self.net = UNet(config)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image * 2 - 1)  # (B,1,H,W) logits
+    def forward(self, image: torch.Tensor, *, pooled: bool = False):
+        """(B,1,H,W) logits; with ``pooled``, also the encoder's (B,F) summary (``UNet.forward``)."""
+        return self.net(image * 2 - 1, pooled=pooled)
 
 
 class Generator(nn.Module):

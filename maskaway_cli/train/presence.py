@@ -53,6 +53,9 @@ class PresenceTrainConfig:
     seed: int = 0
     folds: int = 4  # out-of-fold scores for the threshold
     max_false_positive: float = 0.02  # share of real unmasked faces the calibrated threshold lets through
+    probe_steps: int = 300  # Adam steps of the segmenter probe's logistic regression (full batch)
+    probe_lr: float = 1e-2
+    probe_l2: float = 1e-3  # ridge on its weights: ~1,000 faces, ~1,000 features
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Faces:
                      [g for p in parts for g in p.groups])
 
 
-def _small(crop: np.ndarray, side: int) -> np.ndarray:
+def small(crop: np.ndarray, side: int) -> np.ndarray:
     import cv2
 
     return crop if crop.shape[0] == side else cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
@@ -98,7 +101,7 @@ def labelled_faces(folder: Path, detect, *, align_size: int, side: int = 64, min
                 continue
             f, a = max(found, key=lambda fa: box_iou(fa[0].box, face["box"]))
             if box_iou(f.box, face["box"]) >= MATCH_IOU:
-                crops.append(_small(a.crop, side))
+                crops.append(small(a.crop, side))
                 labels.append(LABELS[face["label"]])
                 groups.append(row["file"])
     return Faces(np.array(crops, np.uint8).reshape(-1, side, side, 3), np.array(labels, np.int64), groups)
@@ -118,7 +121,7 @@ def masked_photos(folder: Path, detect, *, align_size: int, side: int = 64, all_
         found = aligned_faces(load_rgb(path), detect, align_size)
         if found:
             _, a = max(found, key=lambda fa: fa[0].box[2] - fa[0].box[0])
-            crops.append(_small(a.crop, side))
+            crops.append(small(a.crop, side))
             groups.append(path.name)
     return Faces(np.array(crops, np.uint8).reshape(-1, side, side, 3), np.ones(len(crops), np.int64), groups)
 
@@ -130,7 +133,7 @@ def synthetic_faces(dataset: Path, *, limit: int, seed: int, side: int = 64) -> 
     rows = [json.loads(line) for line in (dataset / "manifest.jsonl").read_text().splitlines()]
     rows = [r for r in rows if r.get("split", "train") == "train"]
     pick = np.random.default_rng(seed).permutation(len(rows))[:limit]
-    crops = [_small(load_rgb(dataset / "masked" / f"{rows[i]['id']}.png"), side) for i in pick]
+    crops = [small(load_rgb(dataset / "masked" / f"{rows[i]['id']}.png"), side) for i in pick]
     labels = [int(rows[i].get("mask_type") not in (None, "none")) for i in pick]
     return Faces(np.array(crops, np.uint8).reshape(-1, side, side, 3), np.array(labels, np.int64),
                  [rows[i]["source"] for i in pick])
@@ -201,15 +204,73 @@ def scores(model, crops: np.ndarray, batch: int = 256) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+def _folds(groups: list[str], folds: int) -> np.ndarray:
+    """The fold of each face, by its photo: faces of one photo are never split."""
+    return np.array([zlib.crc32(g.encode()) // 2 % folds for g in groups], np.int64)
+
+
 def out_of_fold_scores(real: Faces, synthetic: Faces, cfg: PresenceTrainConfig) -> np.ndarray:
     """Each real face scored by a model trained without its photo (``cfg.folds`` folds by photo)."""
-    fold = np.array([zlib.crc32(g.encode()) // 2 % cfg.folds for g in real.groups])
+    fold = _folds(real.groups, cfg.folds)
     oof = np.zeros(len(real.labels), np.float32)
     for k in range(cfg.folds):
         rest = fold != k
         model = train_classifier(Faces(real.crops[rest], real.labels[rest], []), synthetic, cfg)
         oof[~rest] = scores(model, real.crops[~rest])
     return oof
+
+
+# ---- the segmenter probe ---------------------------------------------------------------------------
+def fit_probe(summaries: np.ndarray, labels: np.ndarray, cfg: PresenceTrainConfig):
+    """A ridge-penalised logistic regression on (N,F) segmenter summaries, both classes weighted alike."""
+    import torch
+    import torch.nn.functional as F
+
+    from maskaway_cli.models.presence import SegmenterProbe
+
+    torch.manual_seed(cfg.seed)
+    x, y = torch.from_numpy(summaries).float(), torch.from_numpy(labels).float()  # (N,F), (N,)
+    pos = float(y.mean())
+    if not 0.0 < pos < 1.0:
+        raise ValueError("the real faces need both masked and unmasked ones")
+    probe = SegmenterProbe(x.shape[1])
+    probe.mean.copy_(x.mean(0))
+    probe.scale.copy_(x.std(0) + 1e-6)
+    class_weight = torch.where(y > 0, 0.5 / pos, 0.5 / (1 - pos))
+    opt = torch.optim.Adam(probe.linear.parameters(), lr=cfg.probe_lr)
+    for _ in range(cfg.probe_steps):
+        loss = (F.binary_cross_entropy_with_logits(probe(x), y, reduction="none") * class_weight).mean()
+        loss = loss + cfg.probe_l2 * probe.linear.weight.square().sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return probe.eval()
+
+
+def probe_logits(probe, summaries: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        return probe(torch.from_numpy(summaries).float()).numpy()  # (N,)
+
+
+def out_of_fold_probe(summaries: np.ndarray, real: Faces, cfg: PresenceTrainConfig) -> np.ndarray:
+    """Each real face's probe logit from a probe fitted without its photo (the same folds as the CNN's)."""
+    fold = _folds(real.groups, cfg.folds)
+    oof = np.zeros(len(real.labels), np.float32)
+    for k in range(cfg.folds):
+        rest = fold != k
+        oof[~rest] = probe_logits(fit_probe(summaries[rest], real.labels[rest], cfg), summaries[~rest])
+    return oof
+
+
+def combined_scores(probability: np.ndarray, probe_logit: np.ndarray, *, weight: float) -> np.ndarray:
+    """``models.presence.combine`` on arrays: what ``unmask`` computes from the two opinions."""
+    import torch
+
+    from maskaway_cli.models.presence import combine
+
+    return combine(torch.from_numpy(probability), torch.from_numpy(probe_logit), weight=weight).numpy()
 
 
 def calibrate(oof: np.ndarray, labels: np.ndarray, *, max_false_positive: float) -> dict:
@@ -221,3 +282,22 @@ def calibrate(oof: np.ndarray, labels: np.ndarray, *, max_false_positive: float)
             break
     return {"threshold": float(t), "masked_found": float(np.mean(pos >= t)),
             "unmasked_flagged": float(np.mean(neg >= t)), "masked": int(len(pos)), "unmasked": int(len(neg))}
+
+
+def attach_probe(cnn, summaries: np.ndarray, real: Faces, oof: np.ndarray, calibration: dict, *,
+                 cfg: PresenceTrainConfig, segmenter: str):
+    """The CNN with a probe fitted on all ``real`` faces' (N,F) ``summaries``; the calibration of the
+    combined score, set on out-of-fold scores (``oof`` are the CNN's), with the CNN's own threshold kept as
+    ``threshold_alone`` and the ``segmenter``'s fingerprint; and the out-of-fold combined scores."""
+    from dataclasses import replace
+
+    from maskaway_cli.models.presence import PresenceNet
+
+    combined = combined_scores(oof, out_of_fold_probe(summaries, real, cfg), weight=cfg.model.probe_weight)
+    together = calibrate(combined, real.labels, max_false_positive=cfg.max_false_positive)
+    calibration = {**together, "threshold_alone": calibration["threshold"],
+                   "masked_found_alone": calibration["masked_found"], "segmenter": segmenter}
+    model = PresenceNet(replace(cnn.config, probe_features=summaries.shape[1]))
+    model.load_state_dict(cnn.state_dict(), strict=False)  # the CNN's weights; the probe's come next
+    model.probe.load_state_dict(fit_probe(summaries, real.labels, cfg).state_dict())
+    return model.eval(), calibration, combined

@@ -123,10 +123,14 @@ class Unmasker:
             min_mask_fraction = calibration.get("min_mask_fraction", DEFAULT_MIN_MASK_FRACTION)
         # Whether a face wears a mask at all is the presence model's call (trained on real faces) when
         # there is one; its calibrated threshold lets through ~2% of real unmasked faces.
-        self.presence, self.min_presence = None, 0.0
+        self.presence, self.min_presence, self.probe = None, 0.0, False
         if "presence" in weights:
             self.presence, pres_meta = load_model(weights["presence"], kind="presence", device=str(self.device))
-            self.min_presence = pres_meta.info.get("calibration", {}).get("threshold", 0.5)
+            presence_calibration = pres_meta.info.get("calibration", {})
+            self.probe = self._probe_fits(presence_calibration)
+            self.min_presence = presence_calibration.get("threshold", 0.5)
+            if self.presence.probe is not None and not self.probe:  # another segmenter: the CNN alone
+                self.min_presence = presence_calibration.get("threshold_alone", self.min_presence)
         if min_presence is not None:
             self.min_presence = min_presence
         if not 0.0 <= self.min_presence < 1.0:
@@ -155,17 +159,19 @@ class Unmasker:
                     model.to(memory_format=torch.channels_last)
 
     def __call__(self, crops: list[np.ndarray], masks: list[np.ndarray | None] | None = None, *,
-                 probs: np.ndarray | None = None) -> list[FaceOutput]:
+                 probs: np.ndarray | None = None, summary: np.ndarray | None = None) -> list[FaceOutput]:
         """Unmask aligned crops; ``masks`` (optional, per crop, (S,S) uint8, 255 = mask) replace
-        segmentation where given; ``probs`` ((N,S,S), optional) are segmenter probabilities already
-        computed for these crops (``probabilities``), so a caller that needs them too runs it once."""
+        segmentation where given; ``probs`` ((N,S,S)) and ``summary`` ((N,F)), optional, are what
+        ``segment`` already gave for these crops, so a caller that needs them too runs it once."""
         given = masks or [None] * len(crops)
         need = [i for i, g in enumerate(given) if g is None]
-        if probs is None:
-            probs = dict(zip(need, self.probabilities([crops[i] for i in need]))) if need else {}
+        if need and (probs is None or (self.probe and summary is None)):
+            seg_probs, seg_summary = self.segment([crops[i] for i in need])
+            probs, summaries = dict(zip(need, seg_probs)), list(seg_summary)
         else:
             probs = {i: probs[i] for i in need}
-        presence = dict(zip(need, self.presence_scores([crops[i] for i in need]))) if need else {}
+            summaries = [summary[i] for i in need] if self.probe else None
+        presence = dict(zip(need, self.presence_scores([crops[i] for i in need], summaries))) if need else {}
         hard = [self._mask(probs[i], presence.get(i)) if g is None else (g > 127) for i, g in enumerate(given)]
         confidence = [_confidence(probs[i], hard[i]) if i in probs else 1.0 for i in range(len(crops))]
         out: list[FaceOutput] = []
@@ -187,8 +193,17 @@ class Unmasker:
             mask = clean_mask(probs, self.threshold * RESCUE_THRESHOLD_FACTOR, grow=self.grow)
         return mask
 
-    def presence_scores(self, crops: list[np.ndarray]) -> list[float | None]:
-        """P(a mask is worn) per aligned crop, or None for each without a presence model."""
+    def _probe_fits(self, calibration: dict) -> bool:
+        """Whether the presence model's segmenter probe was fitted on this segmenter's summaries."""
+        from maskaway_cli.weights_io import fingerprint
+
+        if self.presence.probe is None or self.segmenter is None:
+            return False
+        return calibration.get("segmenter") == fingerprint(self.segmenter)
+
+    def presence_scores(self, crops: list[np.ndarray], summaries: list[np.ndarray] | None = None) -> list[float | None]:
+        """P(a mask is worn) per aligned crop, or None for each without a presence model. With the probe
+        (``self.probe``), ``summaries`` are the segmenter's (F,) summaries of the same crops (``segment``)."""
         import torch
 
         if self.presence is None or not crops:
@@ -197,24 +212,36 @@ class Unmasker:
         for start in range(0, len(crops), self.batch_size):
             with torch.inference_mode():
                 x = self._tensor(crops[start : start + self.batch_size]).contiguous()  # (b,3,S,S)
-                out += self.presence.probability(x).float().cpu().tolist()  # (b,)
+                p = self.presence.probability(x)  # (b,)
+                if self.probe:
+                    h = torch.from_numpy(np.stack(summaries[start : start + self.batch_size])).to(self.device)
+                    p = self.presence.combined(p, h)  # (b,)
+                out += p.float().cpu().tolist()
         return out
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """Segmenter probabilities ``(N,S,S)`` float32 in [0,1] for aligned crops."""
+        return self.segment(crops)[0]
+
+    def segment(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Segmenter probabilities ``(N,S,S)`` float32 in [0,1] for aligned crops, and the encoder's
+        summary of each ``(N,F)`` float32 (what the presence probe reads)."""
         import torch
 
         if self.segmenter is None:
             raise WeightsError("no segmenter loaded and no mask given for a face")
         side = crops[0].shape[0] if crops else self.size
-        chunks = []
+        chunks, summaries = [], []
         for start in range(0, len(crops), self.batch_size):
             batch = _resized(crops[start : start + self.batch_size], self.seg_size)
             with torch.inference_mode(), self._autocast():
-                logits = self.segmenter(self._tensor(batch))  # (b,1,s,s)
+                logits, summary = self.segmenter(self._tensor(batch), pooled=True)  # (b,1,s,s), (b,F)
             probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()  # (b,s,s)
             chunks.append(np.stack(_resized(list(probs), side)) if self.seg_size != side else probs)
-        return np.concatenate(chunks) if chunks else np.zeros((0, side, side), np.float32)
+            summaries.append(summary.float().cpu().numpy())
+        if not chunks:
+            return np.zeros((0, side, side), np.float32), np.zeros((0, self.segmenter.net.pooled_width()), np.float32)
+        return np.concatenate(chunks), np.concatenate(summaries)
 
     def _inpaint(self, crops: list[np.ndarray], masks: list[np.ndarray], confidence: list[float],
                  presence: list[float | None]) -> list[FaceOutput]:
