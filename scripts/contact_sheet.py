@@ -3,7 +3,8 @@
     python scripts/contact_sheet.py PHOTOS... -o docs/sheets/portraits.jpg [--mask --seed 1]
 
 Each row is one painted face: the input, the output and, with ``--mask``, the original. With ``--mask`` the
-photos are unmasked portraits: ``maskaway mask`` puts a mask on them first, so the original is the truth.
+photos are unmasked portraits: ``maskaway mask`` puts a mask on them first, so the original is the truth
+(its masks depend on ``--seed`` and on each photo's path as given, so run it from the same folder).
 Without it they are photos of people wearing masks. Both steps run the CLI, exactly as a user would. The
 crop is the painted region's bounding box grown by half its size on each side, so the eyes and the cheeks
 around the mouth are there to judge it by. Every tile is scaled to the same height: photos smaller than
@@ -36,16 +37,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         inputs = tmp / "in"
-        inputs.mkdir()
-        for p in args.photos:
-            (inputs / p.name).symlink_to(p.resolve())
         if args.mask:
-            _cli("mask", str(inputs), "-o", str(tmp / "masked"), "--seed", str(args.seed))
-            inputs, originals = tmp / "masked", inputs
+            # the photos as given: `mask` seeds each face from the seed and the photo's path
+            _cli("mask", *map(str, args.photos), "-o", str(inputs), "--seed", str(args.seed))
         else:
-            originals = None
+            inputs.mkdir()
+            for p in args.photos:
+                (inputs / p.name).symlink_to(p.resolve())
         _cli("unmask", str(inputs), "-o", str(tmp / "out"))
-        rows = [_row(inputs / p.name, tmp / "out" / p.name, originals / p.name if originals else None, args.height)
+        rows = [_row(inputs / p.name, tmp / "out" / p.name, p if args.mask else None, args.height)
                 for p in args.photos]
     rows = [r for r in rows if r is not None]
     if not rows:
